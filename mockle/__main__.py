@@ -1,0 +1,5 @@
+import sys
+
+from mockle.cli import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""Request type names, their three dialects, and the response type each dialect expects.
+
+Clients spell the same operation three ways (protocol.md §3.7): short "v3/doc" names
+(``cm.ConsumerRequestConversation``), full ``.ams`` names (``.ams.cm.ConsumerRequestConversation``)
+and the Connector API names (the short names, inside CONVERSATION/SEND). A response answers in
+the dialect of its request. These tables are the single place that knows the spellings.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Op(enum.Enum):
+    INIT_CONNECTION = "InitConnection"
+    GET_CLOCK = "GetClock"
+    KEEP_ALIVE = "KeepAlive"
+    REQUEST_CONVERSATION = "ConsumerRequestConversation"
+    UPDATE_CONVERSATION_FIELD = "UpdateConversationField"
+    PUBLISH_EVENT = "PublishEvent"
+    SUBSCRIBE_MESSAGING_EVENTS = "SubscribeMessagingEvents"
+    QUERY_MESSAGES = "QueryMessages"
+    SUBSCRIBE_EX_CONVERSATIONS = "SubscribeExConversations"
+    UNSUBSCRIBE_EX_CONVERSATIONS = "UnsubscribeExConversations"
+    SET_USER_PROFILE = "SetUserProfile"
+    GET_USER_PROFILE = "GetUserProfile"
+    GENERATE_UPLOAD_URL = "GenerateURLForUploadFile"
+    GENERATE_DOWNLOAD_URL = "GenerateURLForDownloadFile"
+
+
+class Dialect(enum.Enum):
+    SHORT = "short"  # cm.X / ms.X / cqm.X / userprofile.X, also the Connector API names
+    AMS = "ams"  # .ams.cm.X / .ams.ms.X / .ams.aam.X / .GetClock
+
+
+# Every spelling a client may send -> (operation, dialect).
+_SPELLINGS: dict[Op, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    Op.INIT_CONNECTION: (("InitConnection",), (".InitConnection",)),
+    Op.GET_CLOCK: (("GetClock",), (".GetClock",)),
+    Op.KEEP_ALIVE: (("KeepAlive",), (".KeepAlive",)),
+    Op.REQUEST_CONVERSATION: (
+        ("cm.ConsumerRequestConversation",),
+        (".ams.cm.ConsumerRequestConversation",),
+    ),
+    Op.UPDATE_CONVERSATION_FIELD: (
+        ("cm.UpdateConversationField",),
+        (".ams.cm.UpdateConversationField",),
+    ),
+    Op.PUBLISH_EVENT: (("ms.PublishEvent",), (".ams.ms.PublishEvent",)),
+    Op.SUBSCRIBE_MESSAGING_EVENTS: (
+        ("ms.SubscribeMessagingEvents",),
+        (".ams.ms.SubscribeMessagingEvents",),
+    ),
+    Op.QUERY_MESSAGES: (("ms.QueryMessages",), (".ams.ms.QueryMessages",)),
+    Op.SUBSCRIBE_EX_CONVERSATIONS: (
+        ("cqm.SubscribeExConversations", "aam.SubscribeExConversations"),
+        (".ams.aam.SubscribeExConversations",),
+    ),
+    Op.UNSUBSCRIBE_EX_CONVERSATIONS: (
+        ("cqm.UnsubscribeExConversations", "aam.UnsubscribeExConversations"),
+        (".ams.aam.UnsubscribeExConversations",),
+    ),
+    Op.SET_USER_PROFILE: (("userprofile.SetUserProfile",), (".ams.userprofile.SetUserProfile",)),
+    Op.GET_USER_PROFILE: (
+        ("userprofile.GetUserProfile", "up.GetUserProfile"),
+        (".ams.userprofile.GetUserProfile",),
+    ),
+    Op.GENERATE_UPLOAD_URL: (
+        ("ms.GenerateURLForUploadFile",),
+        (".ams.ms.GenerateURLForUploadFile",),
+    ),
+    Op.GENERATE_DOWNLOAD_URL: (
+        ("ms.GenerateURLForDownloadFile",),
+        (".ams.ms.GenerateURLForDownloadFile",),
+    ),
+}
+
+TYPES: dict[str, tuple[Op, Dialect]] = {}
+for _op, (_short, _ams) in _SPELLINGS.items():
+    for _name in _short:
+        TYPES[_name] = (_op, Dialect.SHORT)
+    for _name in _ams:
+        TYPES[_name] = (_op, Dialect.AMS)
+
+# Response `type` per operation and dialect (protocol.md §3.7). Operations answering a
+# plain string use the string-response type.
+STRING_RESPONSE = {Dialect.SHORT: "StringResponse", Dialect.AMS: ".ReqBody$StringResp"}
+_RESPONSES: dict[Op, tuple[str, str]] = {
+    Op.GET_CLOCK: ("GetClockResponse", ".GetClock$Response"),
+    Op.REQUEST_CONVERSATION: (
+        "cm.RequestConversationResponse",
+        ".ams.cm.types.RequestConversation$Response",
+    ),
+    Op.PUBLISH_EVENT: ("ms.PublishEventResponse", ".ams.ms.PublishEvent$Response"),
+    Op.SUBSCRIBE_MESSAGING_EVENTS: ("GenericSubscribeResponse", ".ams.GenericSubscribe$Response"),
+    Op.QUERY_MESSAGES: ("ms.QueryMessagesResponse", ".ams.ms.QueryMessages$Response"),
+    Op.SUBSCRIBE_EX_CONVERSATIONS: (
+        "cqm.SubscribeExConversationsResponse",
+        ".ams.aam.SubscribeExConversations$Response",
+    ),
+    Op.GET_USER_PROFILE: (
+        "userprofile.GetUserProfileResponse",
+        ".ams.userprofile.GetUserProfile$Response",
+    ),
+    Op.GENERATE_UPLOAD_URL: ("ms.GenerateURLResponse", ".ams.ms.GenerateURLForUploadFile$Response"),
+    Op.GENERATE_DOWNLOAD_URL: (
+        "ms.GenerateURLResponse",
+        ".ams.ms.GenerateURLForDownloadFile$Response",
+    ),
+}
+
+# Notification `type` per dialect.
+MESSAGING_NOTIFICATION = {
+    Dialect.SHORT: "ms.MessagingEventNotification",
+    Dialect.AMS: ".ams.ms.MessagingEventNotification",
+}
+CONVERSATION_NOTIFICATION = {
+    Dialect.SHORT: "cqm.ExConversationChangeNotification",
+    Dialect.AMS: ".ams.aam.ExConversationChangeNotification",
+}
+ONLINE_EVENT_DISTRIBUTION = ".ams.ms.OnlineEventDistribution"
+
+
+def lookup(type_name: str) -> tuple[Op, Dialect] | None:
+    """The operation and dialect of a request type name, or ``None`` if unknown."""
+    return TYPES.get(type_name)
+
+
+def response_type(op: Op, dialect: Dialect) -> str:
+    pair = _RESPONSES.get(op)
+    if pair is None:
+        return STRING_RESPONSE[dialect]
+    return pair[0] if dialect is Dialect.SHORT else pair[1]
+
+
+def known_types() -> list[str]:
+    return sorted(TYPES)

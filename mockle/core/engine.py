@@ -1,0 +1,605 @@
+"""The engine: the one state machine behind every path into mockle.
+
+Invariants:
+
+* Every method is synchronous and never awaits. Under asyncio each call runs to its end
+  before anything else happens, so state changes are atomic and the sequence of a dialog is
+  gap-free and ordered without locks.
+* The engine owns the state (accounts, consumers, conversations, sequences). Adapters (REST,
+  WebSocket, control API, simulated agent) call it and act on the :class:`Effects` it returns;
+  they never change the state themselves.
+* Who hears about a change is decided by :class:`Listener` objects (UMS subscriptions,
+  webhooks, the simulated agent); they append what to deliver to the :class:`Effects` of the
+  call. The engine validates everything before it changes anything: a failing call leaves
+  the state untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockle.core import errors, render
+from mockle.core.apps import AppRegistry
+from mockle.core.clock import Clock, Ids
+from mockle.core.model import (
+    ASSIGNED_AGENT,
+    CLOSE,
+    CONSUMER,
+    CONTROLLER,
+    OPEN,
+    SEQUENCED_EVENTS,
+    TTR_SECONDS,
+    Account,
+    Agent,
+    Consumer,
+    Conversation,
+    Dialog,
+    Participant,
+    StoredEvent,
+)
+from mockle.core.tokens import TokenInfo, TokenKind, TokenService
+
+UPLOAD_FILE_TYPES = ("JPG", "JPEG", "PNG", "GIF")
+MAX_FILE_BYTES = 3 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class CoreConfig:
+    app_jwt_ttl: int = 3600
+    consumer_jws_ttl: int = 0  # 0: never expires (documented)
+    signup_jwt_ttl: int = 86400
+    strict_apps: bool = False
+    auto_messages: tuple[str, ...] = ("Welcome! An agent will be with you shortly.",)
+    auto_messages_window_ms: int = 10_000
+    file_url_ttl_s: int = 60
+
+
+@dataclass(slots=True)
+class Later:
+    """An action the transport runs after ``delay_ms`` (e.g. a simulated agent's reply)."""
+
+    delay_ms: int
+    action: Callable[[Effects], None]
+    account: str = ""
+
+
+@dataclass(slots=True)
+class Effects:
+    """What one engine call asks the transport to do."""
+
+    frames: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (session, frame)
+    webhooks: list[Any] = field(default_factory=list)  # webhook jobs (core.webhooks)
+    later: list[Later] = field(default_factory=list)
+    closes: list[tuple[str, int, str]] = field(default_factory=list)  # (session, code, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks: a consumer, an agent, or the system (control API)."""
+
+    account: str
+    id: str
+    role: str
+    client_properties: dict[str, Any] | None = None
+
+    @property
+    def is_consumer(self) -> bool:
+        return self.role == CONSUMER
+
+
+class Listener:
+    """Hears every change of the state; subclasses override what they care about."""
+
+    def on_conversation(self, conv: Conversation, fx: Effects) -> None:
+        """A conversation was created or changed (participants, state, fields)."""
+
+    def on_event(self, conv: Conversation, dialog: Dialog, ev: StoredEvent, fx: Effects) -> None:
+        """An event was published into ``dialog``."""
+
+    def on_tokens_expired(self, account: str, infos: list[TokenInfo], fx: Effects) -> None:
+        """Tokens were revoked through the control API."""
+
+    def on_reset(self, account: str | None) -> None:
+        """State was wiped (one account, or everything)."""
+
+
+class Engine:
+    def __init__(
+        self,
+        config: CoreConfig | None = None,
+        *,
+        clock: Clock,
+        ids: Ids,
+        tokens: TokenService | None = None,
+    ) -> None:
+        self.config = config or CoreConfig()
+        self.clock = clock
+        self.ids = ids
+        self.tokens = tokens or TokenService(clock, ids)
+        self.apps = AppRegistry()
+        self.accounts: dict[str, Account] = {}
+        self.listeners: list[Listener] = []
+        self._file_secret = ids.hex(20).encode()
+
+    # -- accounts and identities ------------------------------------------------------------
+
+    def account(self, account_id: str) -> Account:
+        acc = self.accounts.get(account_id)
+        if acc is None:
+            acc = self.accounts[account_id] = Account(account_id)
+        return acc
+
+    def consumer(self, info: TokenInfo) -> Consumer:
+        """The consumer a verified consumer token names (created on first sight)."""
+        acc = self.account(info.account)
+        c = acc.consumers.get(info.subject)
+        if c is None:
+            kind = "connector" if info.kind is TokenKind.CONSUMER_JWS else "signup"
+            c = acc.consumers[info.subject] = Consumer(info.account, info.subject, kind, info.ext_id)
+        return c
+
+    def agent(self, account_id: str, agent_id: str | None = None) -> Agent:
+        """An agent of the account by PID or legacy id; a new one when ``agent_id`` is new."""
+        acc = self.account(account_id)
+        if agent_id is not None:
+            found = acc.agents.get(agent_id)
+            if found is not None:
+                return found
+            for a in acc.agents.values():
+                if a.legacy_id == agent_id:
+                    return a
+        pid = agent_id or self.ids.uuid()
+        user_id = self.ids.digits(10)
+        if agent_id and "." in agent_id and agent_id.split(".", 1)[0] == account_id:
+            pid, user_id = self.ids.uuid(), agent_id.split(".", 1)[1]
+        a = acc.agents[pid] = Agent(account_id, pid, user_id)
+        return a
+
+    def controller_id(self, account_id: str) -> str:
+        acc = self.account(account_id)
+        if acc.controller_id is None:
+            acc.controller_id = self.ids.uuid()
+        return acc.controller_id
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def conversation(self, account_id: str, conv_id: str) -> Conversation:
+        conv = self.account(account_id).conversations.get(conv_id)
+        if conv is None:
+            raise errors.ConversationNotFound(f"conversation {conv_id!r} does not exist")
+        return conv
+
+    def _owned(self, actor: Actor, conv: Conversation) -> None:
+        if actor.is_consumer and conv.consumer_id != actor.id:
+            raise errors.Forbidden(
+                f"conversation {conv.conv_id!r} belongs to another consumer", title="Unauthorized"
+            )
+
+    def _dialog_of(self, actor: Actor, body: dict[str, Any]) -> tuple[Conversation, Dialog]:
+        dialog_id = str(body["dialogId"])
+        conv = self.account(actor.account).dialogs.get(dialog_id)
+        if conv is None:
+            raise errors.ConversationNotFound(
+                f"dialog {dialog_id!r} does not exist", where="$.body.dialogId"
+            )
+        self._owned(actor, conv)
+        conv_id = body.get("conversationId")
+        if conv_id is not None and str(conv_id) != conv.conv_id:
+            raise errors.RequestFailed(
+                f"dialog {dialog_id!r} is not part of conversation {conv_id!r}",
+                where="$.body.conversationId",
+            )
+        dialog = conv.dialog(dialog_id)
+        assert dialog is not None
+        return conv, dialog
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def _changed(self, conv: Conversation, fx: Effects) -> None:
+        now = self.clock.now_ms()
+        conv.meta_ts = max(now, conv.meta_ts)
+        for listener in self.listeners:
+            listener.on_conversation(conv, fx)
+
+    # -- consumer operations -------------------------------------------------------------------
+
+    def request_conversation(
+        self,
+        consumer: Consumer,
+        body: dict[str, Any],
+        fx: Effects,
+        *,
+        client_properties: dict[str, Any] | None = None,
+        channel: str = "connector",
+    ) -> Conversation:
+        """Open a conversation for ``consumer`` (``cm.ConsumerRequestConversation``)."""
+        if consumer.open_conversation is not None:
+            raise errors.RequestFailed(
+                "Consumer request conversation failed: User "
+                f"{consumer.consumer_id} already has open conversation. Can't open another one."
+            )
+        now = self.clock.now_ms()
+        conv_id = self.ids.uuid()
+        conv = Conversation(conv_id, consumer.account, consumer.consumer_id, now, now, channel=channel)
+        _apply_request_fields(conv, body)
+        conv.client_properties = client_properties
+        conv.features = _features(client_properties) | _features(body.get("conversationContext"))
+        if client_properties and conv.context is not None:
+            conv.context = {**conv.context, "clientProperties": client_properties}
+        me = Participant(consumer.consumer_id, CONSUMER)
+        conv.participants.append(me)
+        conv.dialogs.append(Dialog(conv_id, "MAIN", now, now, participants=[Participant(me.id, CONSUMER)]))
+        acc = self.account(consumer.account)
+        acc.conversations[conv_id] = conv
+        acc.dialogs[conv_id] = conv
+        consumer.open_conversation = conv_id
+        self._changed(conv, fx)
+        return conv
+
+    def publish(
+        self,
+        actor: Actor,
+        body: dict[str, Any],
+        fx: Effects,
+        *,
+        metadata: Any = None,
+    ) -> int:
+        """Publish ``body["event"]`` into ``body["dialogId"]``; the sequence (0 for chat states)."""
+        conv, dialog = self._dialog_of(actor, body)
+        if dialog.state == CLOSE:
+            raise errors.RequestFailed("Bad Request, Conversation is close")
+        event = normalise_event(body["event"])
+        audience = str(body.get("messageAudience") or "ALL")
+        if actor.is_consumer:
+            audience = "ALL"
+        ev = self._append(conv, dialog, actor.id, actor.role, event, metadata, audience, actor.client_properties, fx)
+        if actor.is_consumer and ev.event_type in ("ContentEvent", "RichContentEvent"):
+            conv.consumer_messages += 1
+            if conv.consumer_messages == 1:
+                self._auto_messages(conv, dialog, actor, fx)
+        return ev.sequence if ev.sequence is not None else 0
+
+    def _append(
+        self,
+        conv: Conversation,
+        dialog: Dialog,
+        originator: str,
+        role: str,
+        event: dict[str, Any],
+        metadata: Any,
+        audience: str,
+        client_properties: dict[str, Any] | None,
+        fx: Effects,
+    ) -> StoredEvent:
+        now = self.clock.now_ms()
+        event_type = str(event.get("type"))
+        seq = dialog.next_sequence if event_type in SEQUENCED_EVENTS else None
+        change = render.change_item(
+            sequence=seq,
+            originator_id=originator,
+            role=role,
+            server_ts=now,
+            event=event,
+            conversation_id=conv.conv_id,
+            dialog_id=dialog.dialog_id,
+            metadata=metadata,
+            audience=audience,
+        )
+        ev = StoredEvent(seq, originator, role, event_type, now, change, conv.conv_id, dialog.dialog_id, audience)
+        if seq is not None:
+            dialog.events.append(ev)
+        conv.timeline.append(ev)
+        for listener in self.listeners:
+            listener.on_event(conv, dialog, ev, fx)
+        return ev
+
+    def _auto_messages(self, conv: Conversation, dialog: Dialog, actor: Actor, fx: Effects) -> None:
+        """AUTO_MESSAGES (S4): the feature on CONVERSATION and on the first SEND, within 10 s."""
+        if "AUTO_MESSAGES" not in conv.features or not self.config.auto_messages:
+            return
+        if "AUTO_MESSAGES" not in _features(actor.client_properties):
+            return
+        if self.clock.now_ms() - conv.start_ts > self.config.auto_messages_window_ms:
+            return
+        controller = self.controller_id(conv.account)
+        if conv.participant(controller) is None:
+            conv.participants.insert(0, Participant(controller, CONTROLLER))
+            dialog.participants.append(Participant(controller, CONTROLLER))
+            self._changed(conv, fx)
+        for text in self.config.auto_messages:
+            event = {"type": "ContentEvent", "message": text, "contentType": "text/plain"}
+            self._append(conv, dialog, controller, CONTROLLER, event, None, "ALL", None, fx)
+
+    def update_fields(self, actor: Actor, body: dict[str, Any], fx: Effects) -> str:
+        """``cm.UpdateConversationField``: validate every field, then apply them all."""
+        conv = self.conversation(actor.account, str(body["conversationId"]))
+        self._owned(actor, conv)
+        fields = body["conversationField"]
+        if isinstance(fields, dict):
+            fields = [fields]
+        plan = [self._field_action(actor, conv, f, i) for i, f in enumerate(fields)]
+        closing = False
+        for action in plan:
+            closing = action(fx) or closing
+        self._changed(conv, fx)
+        if closing:
+            return "OK Conversation resolved successfully"
+        return "OK Conversation updated successfully"
+
+    def _field_action(
+        self, actor: Actor, conv: Conversation, f: dict[str, Any], index: int
+    ) -> Callable[[Effects], bool]:
+        where = f"$.body.conversationField[{index}]"
+        name = f.get("field")
+        by = "CONSUMER" if actor.is_consumer else ("AGENT" if actor.role != "SYSTEM" else "SYSTEM")
+        if name in ("ConversationStateField", "Stage"):
+            if f.get("conversationState") != CLOSE:
+                raise errors.InvalidRequest(
+                    f"conversationState {f.get('conversationState')!r} is not supported "
+                    "(the only documented value is 'CLOSE')",
+                    where=f"{where}.conversationState",
+                )
+            if not conv.is_open:
+                raise errors.RequestFailed("Bad Request, Conversation is close")
+            return lambda fx: self._close(conv, by, None, fx) or True
+        if name == "DialogChange":
+            dialog_info = f.get("dialog") or {}
+            dialog = conv.dialog(str(dialog_info.get("dialogId")))
+            if dialog is None:
+                raise errors.ConversationNotFound(
+                    f"dialog {dialog_info.get('dialogId')!r} is not part of conversation {conv.conv_id!r}",
+                    where=f"{where}.dialog.dialogId",
+                )
+            if dialog_info.get("state") not in (None, CLOSE):
+                raise errors.InvalidRequest(
+                    f"dialog state {dialog_info.get('state')!r} is not supported (only 'CLOSE')",
+                    where=f"{where}.dialog.state",
+                )
+            if dialog.state == CLOSE:
+                raise errors.RequestFailed("Bad Request, Conversation is close")
+            cause = dialog_info.get("closedCause")
+            return lambda fx: self._close(conv, by, str(cause) if cause else None, fx) or True
+        if name == "CSATRate":
+            csat = {k: f[k] for k in ("field", "csatRate", "csatResolutionConfirmation", "status") if k in f}
+            return lambda fx: _set(conv, "csat", csat)
+        if name == "TTRField":
+            return lambda fx: _set_ttr(conv, str(f["ttrType"]), int(f["value"]))
+        if actor.is_consumer:
+            raise errors.Forbidden(
+                f"conversationField {name!r} is for agents; a consumer may send "
+                "ConversationStateField, Stage, DialogChange, CSATRate and TTRField",
+                where=f"{where}.field",
+                title="Forbidden",
+            )
+        if name == "Skill":
+            return lambda fx: self._transfer(conv, str(f["skill"]), fx)
+        if name == "ParticipantsChange":
+            return self._participants_action(conv, f, where)
+        if name == "ManualETTR":
+            return lambda fx: False
+        raise errors.InvalidRequest(f"conversationField {name!r} is not supported", where=f"{where}.field")
+
+    def _participants_action(self, conv: Conversation, f: dict[str, Any], where: str) -> Callable[[Effects], bool]:
+        change, role = f.get("type"), str(f.get("role"))
+        user = f.get("userId")
+        if change == "ADD":
+            agent = self.agent(conv.account, str(user) if user else None)
+            return lambda fx: self._add_participant(conv, agent.pid, role) and False
+        if change == "REMOVE":
+            target = str(user) if user else conv.assigned_agent()
+            if target is None or conv.participant(target) is None:
+                raise errors.RequestFailed("Agent does not exist in conversation", where=where)
+            return lambda fx: self._remove_participant(conv, target) and False
+        raise errors.InvalidRequest(f"ParticipantsChange type {change!r} is not supported", where=f"{where}.type")
+
+    def _add_participant(self, conv: Conversation, pid: str, role: str) -> bool:
+        if conv.participant(pid) is None:
+            conv.participants.insert(0, Participant(pid, role))
+        for d in conv.dialogs:
+            if d.state == OPEN and all(p.id != pid for p in d.participants):
+                d.participants.append(Participant(pid, role))
+                d.meta_ts = self.clock.now_ms()
+        return True
+
+    def _remove_participant(self, conv: Conversation, pid: str) -> bool:
+        conv.participants = [p for p in conv.participants if p.id != pid]
+        for d in conv.dialogs:
+            d.participants = [p for p in d.participants if p.id != pid]
+        return True
+
+    def _transfer(self, conv: Conversation, skill: str, fx: Effects) -> bool:
+        conv.skill_id = skill
+        agent = conv.assigned_agent()
+        if agent is not None:
+            self._remove_participant(conv, agent)
+        return False
+
+    def _close(self, conv: Conversation, by: str, cause: str | None, fx: Effects) -> None:
+        now = self.clock.now_ms()
+        for d in conv.dialogs:
+            if d.state == OPEN:
+                d.state, d.end_ts, d.meta_ts = CLOSE, now, now
+                d.closed_by = by if by in ("CONSUMER", "AGENT") else None
+                d.closed_cause = cause
+        conv.state = conv.stage = CLOSE
+        conv.close_reason = by
+        conv.end_ts = now
+        consumer = self.account(conv.account).consumers.get(conv.consumer_id)
+        if consumer is not None and consumer.open_conversation == conv.conv_id:
+            consumer.open_conversation = None
+
+    def set_user_profile(self, consumer: Consumer, body: dict[str, Any]) -> str:
+        consumer.profile.update(body)
+        return "OK User Profile set successfully"
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _file_params(self, path: str) -> dict[str, str]:
+        expires = str(self.clock.now_ms() // 1000 + self.config.file_url_ttl_s)
+        sig = hmac.new(self._file_secret, f"{path}\n{expires}".encode(), hashlib.sha1).hexdigest()
+        return {"temp_url_sig": sig, "temp_url_expires": expires}
+
+    def upload_url(self, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        file_type = str(body["fileType"]).upper()
+        if file_type not in UPLOAD_FILE_TYPES:
+            raise errors.InvalidRequest(
+                f"fileType {body['fileType']!r} is not supported (supported: {', '.join(UPLOAD_FILE_TYPES)})",
+                where="$.body.fileType",
+            )
+        size = int(body["fileSize"])
+        if size > MAX_FILE_BYTES:
+            raise errors.InvalidRequest(
+                f"fileSize {size} exceeds the 3 MB limit ({MAX_FILE_BYTES} bytes)", where="$.body.fileSize"
+            )
+        path = f"/v1/AUTH_async-images/{account_id}/{self.ids.uuid()}.{file_type}"
+        return {"relativePath": path, "queryParams": self._file_params(path)}
+
+    def download_url(self, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = str(body["relativePath"])
+        if not path.startswith(f"/v1/AUTH_async-images/{account_id}/"):
+            raise errors.InvalidRequest(
+                f"relativePath {path!r} is not a file of account {account_id}", where="$.body.relativePath"
+            )
+        return {"relativePath": path, "queryParams": self._file_params(path)}
+
+    def file_url_valid(self, path: str, sig: str, expires: str) -> bool:
+        """Whether a swift temp URL (signature and expiry) is valid now."""
+        try:
+            exp = int(expires)
+        except ValueError:
+            return False
+        good = hmac.new(self._file_secret, f"{path}\n{expires}".encode(), hashlib.sha1).hexdigest()
+        return hmac.compare_digest(good, sig) and self.clock.now_ms() // 1000 <= exp
+
+    # -- agent and system side -----------------------------------------------------------------
+
+    def join_agent(self, conv: Conversation, fx: Effects, agent_id: str | None = None) -> Agent:
+        """Make an agent the conversation's ASSIGNED_AGENT (replacing a previous one)."""
+        if not conv.is_open:
+            raise errors.RequestFailed("Bad Request, Conversation is close")
+        agent = self.agent(conv.account, agent_id)
+        current = conv.assigned_agent()
+        if current == agent.pid:
+            return agent
+        if current is not None:
+            self._remove_participant(conv, current)
+        self._add_participant(conv, agent.pid, ASSIGNED_AGENT)
+        self._changed(conv, fx)
+        return agent
+
+    def agent_publish(
+        self,
+        conv: Conversation,
+        event: dict[str, Any],
+        fx: Effects,
+        *,
+        agent_id: str | None = None,
+        metadata: Any = None,
+        audience: str = "ALL",
+    ) -> int:
+        """Publish as the conversation's agent (joining one first if none is assigned)."""
+        pid = conv.assigned_agent()
+        if pid is None or (agent_id is not None and self.agent(conv.account, agent_id).pid != pid):
+            pid = self.join_agent(conv, fx, agent_id).pid
+        actor = Actor(conv.account, pid, ASSIGNED_AGENT)
+        body = {"dialogId": self._open_dialog(conv).dialog_id, "event": event, "messageAudience": audience}
+        return self.publish(actor, body, fx, metadata=metadata)
+
+    def _open_dialog(self, conv: Conversation) -> Dialog:
+        for d in reversed(conv.dialogs):
+            if d.state == OPEN:
+                return d
+        raise errors.RequestFailed("Bad Request, Conversation is close")
+
+    def close(self, conv: Conversation, by: str, fx: Effects) -> None:
+        """Close a conversation as ``CONSUMER``, ``AGENT`` or ``SYSTEM``."""
+        if not conv.is_open:
+            raise errors.RequestFailed("Bad Request, Conversation is close")
+        self._close(conv, by, None, fx)
+        self._changed(conv, fx)
+
+    def transfer(self, conv: Conversation, skill: str, fx: Effects) -> None:
+        self._transfer(conv, skill, fx)
+        self._changed(conv, fx)
+
+    def expire_tokens(self, account: str, consumer_id: str | None, fx: Effects) -> int:
+        infos = self.tokens.expire(account, consumer_id)
+        for listener in self.listeners:
+            listener.on_tokens_expired(account, infos, fx)
+        return len(infos)
+
+    def reset(self, account: str | None = None) -> None:
+        if account is None:
+            self.accounts.clear()
+        else:
+            self.accounts.pop(account, None)
+        self.apps.reset(account)
+        self.tokens.forget_account(account)
+        for listener in self.listeners:
+            listener.on_reset(account)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _set(conv: Conversation, attr: str, value: Any) -> bool:
+    setattr(conv, attr, value)
+    return False
+
+
+def _set_ttr(conv: Conversation, ttr_type: str, value: int) -> bool:
+    conv.ttr_type, conv.ttr_value = ttr_type, value
+    return False
+
+
+def _features(props: Any) -> frozenset[str]:
+    if not isinstance(props, dict):
+        return frozenset()
+    feats = props.get("features")
+    if isinstance(feats, str):
+        return frozenset({feats})
+    if isinstance(feats, list):
+        return frozenset(f for f in feats if isinstance(f, str))
+    return frozenset()
+
+
+def _apply_request_fields(conv: Conversation, body: dict[str, Any]) -> None:
+    skill = body.get("skillId")
+    if skill is not None and str(skill) != "":
+        conv.skill_id = str(skill)
+    ttr = body.get("ttrDefName")
+    if isinstance(ttr, str) and ttr in TTR_SECONDS:
+        conv.ttr_type, conv.ttr_value = ttr, TTR_SECONDS[ttr]
+    campaign = body.get("campaignInfo")
+    if isinstance(campaign, dict):
+        conv.campaign_info = dict(campaign)
+    context = body.get("conversationContext")
+    if isinstance(context, dict):
+        conv.context = dict(context)
+
+
+def normalise_event(event: dict[str, Any]) -> dict[str, Any]:
+    """Documented tolerances: RichContentEvent ``message`` -> ``content``; bare sequenceList."""
+    etype = event.get("type")
+    if etype == "RichContentEvent" and "content" not in event and "message" in event:
+        event = {("content" if k == "message" else k): v for k, v in event.items()}
+    elif etype == "AcceptStatusEvent" and not isinstance(event.get("sequenceList"), list):
+        event = {**event, "sequenceList": [event.get("sequenceList")]}
+    return event
+
+
+def parse_client_properties(raw: str | None) -> dict[str, Any] | None:
+    """The ``Client-Properties`` header, parsed leniently: broken values are ignored."""
+    if not raw:
+        return None
+    import orjson
+
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

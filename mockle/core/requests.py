@@ -1,0 +1,95 @@
+"""Request frames: the envelope tolerances and the per-type schema check.
+
+The docs' own examples omit ``kind`` and ``body``, use numeric ids, and put a bare element
+where an array belongs (protocol.md §3.5-3.6). :func:`parse_request` accepts all of that,
+validates the frame against the schema of its type, and returns a :class:`Request` whose
+``id`` is a string and whose ``body`` is never missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mockle.core import dialects, errors
+from mockle.core.dialects import Dialect, Op
+from mockle.core.schemas import SchemaSet
+
+REQUEST_SCHEMAS: dict[Op, str] = {
+    Op.INIT_CONNECTION: "infra/initConnection.json",
+    Op.GET_CLOCK: "infra/getClock.json",
+    Op.KEEP_ALIVE: "infra/keepAlive.json",
+    Op.REQUEST_CONVERSATION: "cm/consumerRequestConversation.json",
+    Op.UPDATE_CONVERSATION_FIELD: "cm/updateConversationField.json",
+    Op.PUBLISH_EVENT: "ms/publishEvent.json",
+    Op.SUBSCRIBE_MESSAGING_EVENTS: "ms/subscribeMessagingEvents.json",
+    Op.QUERY_MESSAGES: "ms/queryMessages.json",
+    Op.SUBSCRIBE_EX_CONVERSATIONS: "aam/subscribeExConversations.json",
+    Op.UNSUBSCRIBE_EX_CONVERSATIONS: "aam/unsubscribeExConversations.json",
+    Op.SET_USER_PROFILE: "userprofile/setUserProfile.json",
+    Op.GET_USER_PROFILE: "userprofile/getUserProfile.json",
+    Op.GENERATE_UPLOAD_URL: "ms/generateURLForUploadFile.json",
+    Op.GENERATE_DOWNLOAD_URL: "ms/generateURLForDownloadFile.json",
+}
+
+ENVELOPE_SCHEMA = "infra/request.json"
+
+
+@dataclass(slots=True)
+class Request:
+    id: str | None
+    type: str
+    op: Op
+    dialect: Dialect
+    body: Any
+    metadata: Any
+    frame: dict[str, Any]
+
+
+def request_id(frame: object) -> str | None:
+    """The request id as a string (numbers are echoed as strings), if there is one."""
+    if isinstance(frame, dict):
+        rid = frame.get("id")
+        if isinstance(rid, str):
+            return rid
+        if isinstance(rid, int | float) and not isinstance(rid, bool):
+            return str(int(rid)) if float(rid).is_integer() else str(rid)
+    return None
+
+
+def parse_request(frame: object, *, prefix: str = "$", schemas: SchemaSet | None = None) -> Request:
+    """Validate one request frame and return it normalised; :class:`InvalidRequest` if not."""
+    schemas = schemas or SchemaSet.default()
+    if not isinstance(frame, dict):
+        raise errors.InvalidRequest(
+            f"a request must be a JSON object, got {_json_type(frame)}", where=prefix
+        )
+    type_name = frame.get("type")
+    if not isinstance(type_name, str):
+        schemas.validate(ENVELOPE_SCHEMA, frame, prefix=prefix)
+        raise errors.InvalidRequest("'type' is a required property", where=prefix)
+    found = dialects.lookup(type_name)
+    if found is None:
+        raise errors.InvalidRequest(
+            f"unknown request type {type_name!r}", where=f"{prefix}.type"
+        )
+    op, dialect = found
+    schemas.validate(REQUEST_SCHEMAS[op], frame, prefix=prefix)
+    body = frame.get("body")
+    if body is None:
+        body = {}
+    return Request(request_id(frame), type_name, op, dialect, body, frame.get("metadata"), frame)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__

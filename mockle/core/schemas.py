@@ -1,0 +1,226 @@
+"""The JSON Schemas of mockle: load, compile once, validate.
+
+Every documented request / response / notification shape lives once, as a draft-07 JSON
+Schema file under ``schemas/`` (see ``schemas/SOURCES.md``). Each file has an ``$id`` of the
+form ``https://mockle.local/schemas/<relative path>`` and refers to the others with relative
+``$ref``s, which are always resolved from local files -- never over the network.
+
+Validation is two-tier, for speed on the hot path:
+
+* every schema is compiled once per process with :mod:`fastjsonschema` (lazily, on first
+  use) and a valid document costs one call of the generated function;
+* only when that rejects the document is it re-validated with :mod:`jsonschema`
+  (a :class:`~jsonschema.Draft7Validator` built once per schema, over a
+  :class:`referencing.Registry` of every file), whose
+  :func:`~jsonschema.exceptions.best_match` gives a plain-words message and a JSON path.
+
+The failure is raised as :class:`~mockle.core.errors.InvalidPayload` with ``details`` = the
+message and ``where`` = the JSON path (``$.body.event.message``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import fastjsonschema
+import jsonschema.exceptions
+import referencing
+import referencing.jsonschema
+from jsonschema import Draft7Validator
+
+from mockle.core.errors import InvalidPayload
+
+__all__ = ["ID_PREFIX", "SchemaSet", "schemas_dir"]
+
+ID_PREFIX = "https://mockle.local/schemas/"
+"""The ``$id`` of ``schemas/<name>`` is ``ID_PREFIX + name``."""
+
+_MAX_REPR = 120
+"""Longest rendering of an offending value inside a message."""
+
+_FastValidator = Callable[[Any], Any]
+
+
+def schemas_dir() -> pathlib.Path:
+    """The directory holding the schema files.
+
+    The copy packaged inside ``mockle/schemas/`` (present in an installed wheel) wins;
+    otherwise the repository's ``schemas/`` next to the package.
+    """
+    package = pathlib.Path(__file__).resolve().parent.parent
+    packaged = package / "schemas"
+    if packaged.is_dir():
+        return packaged
+    return package.parent / "schemas"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    if len(text) > _MAX_REPR:
+        text = text[: _MAX_REPR - 3] + "..."
+    return text
+
+
+def _describe(error: jsonschema.exceptions.ValidationError) -> str:
+    """A plain-words message for one jsonschema error, with long values abbreviated."""
+    validator = error.validator
+    instance = error.instance
+    if validator in ("anyOf", "oneOf"):
+        return f"{_short(instance)} does not match any of the accepted shapes"
+    if validator == "not":
+        return f"{_short(instance)} is not allowed here"
+    if validator is False or (validator == "false" and error.validator_value is False):
+        return "this member must not be present"
+    message = error.message
+    if len(message) > 2 * _MAX_REPR + 40:
+        # jsonschema embeds the whole instance in some messages; keep them readable.
+        message = message.replace(repr(instance), _short(instance))
+    return message
+
+
+def _fast_path(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    """Turn fastjsonschema's ``data.body.event[0]`` name into a ``$.body.event[0]`` path."""
+    name = exc.name or "data"
+    if name.startswith("data"):
+        name = name[len("data") :]
+    return "$" + name
+
+
+class SchemaSet:
+    """The schema files of one directory, compiled on first use, each exactly once."""
+
+    _default: ClassVar[SchemaSet | None] = None
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, directory: pathlib.Path | None = None) -> None:
+        self._dir = (directory or schemas_dir()).resolve()
+        if not self._dir.is_dir():
+            raise FileNotFoundError(f"schema directory not found: {self._dir}")
+        self._docs: dict[str, dict[str, Any]] = {}
+        for path in sorted(self._dir.rglob("*.json")):
+            name = path.relative_to(self._dir).as_posix()
+            with path.open(encoding="utf-8") as handle:
+                doc = json.load(handle)
+            if not isinstance(doc, dict):
+                raise ValueError(f"schema {name} is not a JSON object")
+            expected = ID_PREFIX + name
+            if doc.get("$id") != expected:
+                raise ValueError(f"schema {name} has $id {doc.get('$id')!r}, expected {expected!r}")
+            self._docs[name] = doc
+        self._registry: referencing.Registry[Any] = referencing.Registry().with_resources(
+            (doc["$id"], referencing.Resource.from_contents(doc)) for doc in self._docs.values()
+        )
+        self._fast: dict[str, _FastValidator] = {}
+        self._slow: dict[str, Draft7Validator] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def default(cls) -> SchemaSet:
+        """The process-wide set over :func:`schemas_dir`, built on the first call."""
+        if cls._default is None:
+            with cls._default_lock:
+                if cls._default is None:
+                    cls._default = cls()
+        return cls._default
+
+    @property
+    def directory(self) -> pathlib.Path:
+        return self._dir
+
+    def names(self) -> list[str]:
+        """Relative paths of every schema, e.g. ``"ms/publishEvent.json"``, sorted."""
+        return list(self._docs)
+
+    def schema(self, name: str) -> dict[str, Any]:
+        """The parsed schema ``name`` (shared: do not mutate it)."""
+        try:
+            return self._docs[name]
+        except KeyError:
+            raise KeyError(f"unknown schema {name!r}") from None
+
+    # -- compilation -----------------------------------------------------------------
+
+    def _load_uri(self, uri: str) -> dict[str, Any]:
+        """fastjsonschema ``handlers`` entry: serve ``https://mockle.local/schemas/...`` locally."""
+        base = uri.split("#", 1)[0]
+        if not base.startswith(ID_PREFIX):
+            raise fastjsonschema.JsonSchemaDefinitionException(
+                f"refusing to resolve {uri!r}: only {ID_PREFIX}* is served (no network)"
+            )
+        # fastjsonschema rewrites $refs in place while walking: hand it a private copy.
+        return copy.deepcopy(self.schema(base[len(ID_PREFIX) :]))
+
+    def _fast_validator(self, name: str) -> _FastValidator:
+        validator = self._fast.get(name)
+        if validator is None:
+            with self._lock:
+                validator = self._fast.get(name)
+                if validator is None:
+                    handlers = {"https": self._load_uri, "http": self._load_uri}
+                    validator = fastjsonschema.compile(
+                        copy.deepcopy(self.schema(name)),
+                        handlers=handlers,
+                        use_default=False,
+                        use_formats=False,
+                    )
+                    self._fast[name] = validator
+        return validator
+
+    def _slow_validator(self, name: str) -> Draft7Validator:
+        validator = self._slow.get(name)
+        if validator is None:
+            with self._lock:
+                validator = self._slow.get(name)
+                if validator is None:
+                    validator = Draft7Validator(self.schema(name), registry=self._registry)
+                    self._slow[name] = validator
+        return validator
+
+    def compile_all(self) -> None:
+        """Compile every schema now (both tiers), e.g. at start-up."""
+        for name in self._docs:
+            self._fast_validator(name)
+            self._slow_validator(name)
+
+    # -- validation ------------------------------------------------------------------
+
+    def is_valid(self, name: str, doc: object) -> bool:
+        """True when ``doc`` conforms to schema ``name``."""
+        try:
+            self._fast_validator(name)(doc)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return True
+
+    def validate(self, name: str, doc: object, *, prefix: str = "$") -> None:
+        """Raise :class:`InvalidPayload` unless ``doc`` conforms to schema ``name``.
+
+        ``where`` is the JSON path of the offending value, with its leading ``$`` replaced
+        by ``prefix`` (e.g. ``"$[1]"`` for the second request of a batch).
+        """
+        try:
+            self._fast_validator(name)(doc)
+        except fastjsonschema.JsonSchemaValueException as fast_error:
+            details, where = self._explain(name, doc, fast_error)
+            raise InvalidPayload(details, where=prefix + where[1:]) from None
+
+    def errors(self, name: str, doc: object) -> list[tuple[str, str]]:
+        """Every ``(json_path, message)`` jsonschema finds (for diagnostics and tests)."""
+        found: Iterable[jsonschema.exceptions.ValidationError]
+        found = self._slow_validator(name).iter_errors(doc)
+        return [(error.json_path, _describe(error)) for error in found]
+
+    def _explain(
+        self, name: str, doc: object, fast_error: fastjsonschema.JsonSchemaValueException
+    ) -> tuple[str, str]:
+        best = jsonschema.exceptions.best_match(self._slow_validator(name).iter_errors(doc))
+        if best is None:
+            # The two implementations disagree (should not happen): trust the fast one.
+            return fast_error.message, _fast_path(fast_error)
+        return _describe(best), best.json_path

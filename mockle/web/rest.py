@@ -1,0 +1,117 @@
+"""REST routes of the LiveEngage services: Domain API, Sentinel, IDP, Connector API.
+
+Thin handlers: read the request, call the core once, dispatch the effects, write.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mockle.core import connector, identity
+from mockle.core.connector import RestCall
+from mockle.web.app import RUNTIME, Runtime, error_response, json_response
+
+
+def _base(request: web.Request, runtime: Runtime) -> str:
+    return runtime.settings.public_address or request.host
+
+
+async def csds_all(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    return json_response(identity.csds_all(request.match_info["account"], _base(request, runtime)))
+
+
+async def csds_one(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    account, service = request.match_info["account"], request.match_info["service"]
+    return json_response(identity.csds_one(account, service, _base(request, runtime)))
+
+
+async def _body(request: web.Request) -> bytes | web.Response:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_response(413, "Payload Too Large", f"the body exceeds {exc.max_size} bytes")
+
+
+async def sentinel_token(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    params: dict[str, str] = {}
+    if body and request.content_type in ("application/x-www-form-urlencoded", "", "text/plain"):
+        from urllib.parse import parse_qsl
+
+        try:
+            params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            return error_response(400, "Bad Request", "the form body is not valid UTF-8")
+    for key, value in request.query.items():
+        params.setdefault(key, value)
+    status, payload = identity.app_token(runtime.engine, request.match_info["account"], params)
+    return json_response(payload, status)
+
+
+async def consumer_jws(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    auth = request.headers.get("Authorization")
+    status, payload = identity.consumer_jws(runtime.engine, request.match_info["account"], auth, body)
+    return json_response(payload, status)
+
+
+async def signup(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    status, payload = identity.signup(runtime.engine, request.match_info["account"])
+    return json_response(payload, status)
+
+
+async def _call(request: web.Request) -> RestCall | web.Response:
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    h = request.headers
+    return RestCall(
+        request.match_info["account"],
+        h.get("Authorization"),
+        h.get("X-LP-ON-BEHALF"),
+        h.get("Client-Properties"),
+        body,
+    )
+
+
+async def conversation(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    call = await _call(request)
+    if isinstance(call, web.Response):
+        return call
+    reply, fx = connector.conversation(runtime.engine, call)
+    runtime.hub.dispatch(fx)
+    return json_response(reply.body, reply.status, reply.headers)
+
+
+async def send(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    call = await _call(request)
+    if isinstance(call, web.Response):
+        return call
+    reply, fx = connector.send(runtime.engine, call, max_chars=runtime.settings.send_max_chars)
+    runtime.hub.dispatch(fx)
+    return json_response(reply.body, reply.status, reply.headers)
+
+
+def setup(app: web.Application, runtime: Runtime) -> None:
+    acc = "/api/account/{account}"
+    app.router.add_get(f"{acc}/service/baseURI.json", csds_all)
+    app.router.add_get(f"{acc}/service/baseURI", csds_all)
+    app.router.add_get("/csdr/account/{account}/service/baseURI.json", csds_all)
+    app.router.add_get(f"{acc}/service/{{service}}/baseURI.json", csds_one)
+    app.router.add_get("/csdr/account/{account}/service/{service}/baseURI.json", csds_one)
+    app.router.add_post("/sentinel/api/account/{account}/app/token", sentinel_token)
+    app.router.add_post(f"{acc}/consumer", consumer_jws)
+    app.router.add_post(f"{acc}/signup", signup)
+    app.router.add_post(f"{acc}/messaging/consumer/conversation", conversation)
+    app.router.add_post(f"{acc}/messaging/consumer/conversation/send", send)
