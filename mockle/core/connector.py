@@ -108,7 +108,9 @@ def verify_consumer(engine: Engine, account: str, on_behalf: str | None) -> Cons
 
 def _authenticate(engine: Engine, call: RestCall) -> Consumer:
     verify_app_jwt(engine, call.account, call.authorization)
-    return verify_consumer(engine, call.account, call.on_behalf)
+    consumer = verify_consumer(engine, call.account, call.on_behalf)
+    engine.rate_limiter.check(call.account, consumer.consumer_id)
+    return consumer
 
 
 def _load(body: bytes) -> Any:

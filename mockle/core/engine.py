@@ -25,6 +25,7 @@ from typing import Any
 from mockle.core import errors, render
 from mockle.core.apps import AppRegistry
 from mockle.core.clock import Clock, Ids
+from mockle.core.ratelimit import RateLimiter
 from mockle.core.model import (
     ASSIGNED_AGENT,
     CLOSE,
@@ -56,6 +57,7 @@ class CoreConfig:
     auto_messages: tuple[str, ...] = ("Welcome! An agent will be with you shortly.",)
     auto_messages_window_ms: int = 10_000
     file_url_ttl_s: int = 60
+    rate_limit: float | None = None
 
 
 @dataclass(slots=True)
@@ -123,6 +125,7 @@ class Engine:
         self.apps = AppRegistry()
         self.accounts: dict[str, Account] = {}
         self.listeners: list[Listener] = []
+        self.rate_limiter = RateLimiter(clock, self.config.rate_limit)
         self._file_secret = ids.hex(20).encode()
 
     # -- accounts and identities ------------------------------------------------------------
@@ -539,6 +542,7 @@ class Engine:
             self.accounts.pop(account, None)
         self.apps.reset(account)
         self.tokens.forget_account(account)
+        self.rate_limiter.reset(account)
         for listener in self.listeners:
             listener.on_reset(account)
 

@@ -48,6 +48,7 @@ def build_engine(settings: Settings, clock: Clock | None = None, ids: Ids | None
         signup_jwt_ttl=settings.signup_jwt_ttl,
         strict_apps=settings.strict_apps,
         auto_messages=tuple(settings.auto_messages),
+        rate_limit=settings.rate_limit,
     )
     return Engine(config, clock=clock, ids=ids, tokens=TokenService(clock, ids, key))
 
@@ -77,8 +78,8 @@ async def last_resort(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return error_response(405, "Method Not Allowed", f"{request.method} is not allowed here (allowed: {allowed})")
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(413, "Payload Too Large", f"the body exceeds {exc.max_size} bytes")
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "Payload Too Large", "the body exceeds the size limit (--max-body-size)")
     except web.HTTPException:
         raise
     except Exception:  # a bug: log it, record it, answer without details

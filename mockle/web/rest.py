@@ -30,8 +30,9 @@ async def csds_one(request: web.Request) -> web.Response:
 async def _body(request: web.Request) -> bytes | web.Response:
     try:
         return await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(413, "Payload Too Large", f"the body exceeds {exc.max_size} bytes")
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[RUNTIME].settings.max_body_size
+        return error_response(413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)")
 
 
 async def sentinel_token(request: web.Request) -> web.Response:

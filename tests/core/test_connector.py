@@ -237,3 +237,20 @@ def test_send_size_limit_is_the_documented_bad_request(engine: Engine) -> None:
     app, jws, conv = open_conversation(engine)
     reply, _ = connector.send(engine, call(engine, text(conv, "x" * 6000), app=app, jws=jws), max_chars=5000)
     assert reply.status == 400 and reply.body == {"code": "BAD_REQUEST", "body": {"msg": "Bad Request"}, "reqId": "1"}
+
+
+def test_rate_limit_answers_429_with_retry_after(clock: FakeClock) -> None:
+    from mockle.core.clock import Ids
+    from mockle.core.engine import CoreConfig
+
+    engine = Engine(CoreConfig(rate_limit=2), clock=clock, ids=Ids(1))
+    app, jws, conv = open_conversation(engine)
+    assert send(engine, text(conv), app, jws)[0].status == 200
+    reply, _ = send(engine, text(conv), app, jws)
+    assert reply.status == 429
+    assert reply.headers["Retry-After"] == "1"
+    assert reply.body["body"]["errorCode"] == 42900
+    clock.advance(1000)
+    assert send(engine, text(conv), app, jws)[0].status == 200
+    _, other = tokens(engine, "someone-else")
+    assert send(engine, text(conv), app, other)[0].status == 401  # limits are per consumer
