@@ -1,0 +1,54 @@
+"""The README's curl walkthrough runs verbatim against `mockle serve` (only the port differs)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def walkthrough() -> str:
+    text = README.read_text()
+    section = text.split("## Walkthrough", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, "the README lost its walkthrough"
+    return match.group(1)
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockle", "serve", "--port", "0", "--agent", "manual"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    try:
+        assert line.startswith("mockle listening on "), line
+        yield line.split(" on ", 1)[1].strip()
+    finally:
+        proc.terminate()
+        code = proc.wait(timeout=20)
+        proc.stdout.close()
+        assert code == 0
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_readme_walkthrough_runs_verbatim(served: str) -> None:
+    script = walkthrough().replace("http://127.0.0.1:8080", served)
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert '"baseURIs"' in out.stdout
+    assert re.search(r"conversation [0-9a-f-]{36}", out.stdout)
+    assert '{"reqId":"1","code":"OK","body":{"sequence":0}}' in out.stdout
+    assert '{"reqId":"3","code":"OK","body":{"sequence":1}}' in out.stdout
+    assert '{"reqId":"4","code":"OK","body":{"msg":"OK Conversation resolved successfully"}}' in out.stdout
+    assert '"reqId":"5","code":"OK"' in out.stdout
