@@ -82,7 +82,9 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
         if _is_bool(field.annotation):
             values[name] = raw.strip().lower() in ("1", "true", "yes", "on")
         elif _is_list(field.annotation):
-            values[name] = json.loads(raw) if raw.lstrip().startswith("[") else raw.split(os.pathsep)
+            values[name] = (
+                json.loads(raw) if raw.lstrip().startswith("[") else raw.split(os.pathsep)
+            )
         else:
             values[name] = raw
     return values
@@ -123,9 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValidationError, ValueError) as exc:
         print(f"mockle: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     try:
         return asyncio.run(serve(settings))
     except OSError as exc:
-        print(f"mockle: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"mockle: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1

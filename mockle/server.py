@@ -1,4 +1,4 @@
-"""Running mockle: in your event loop (:class:`MockleServer`) or in a thread (:class:`ThreadedMockle`).
+"""Running mockle in your event loop (`MockleServer`) or in a thread (`ThreadedMockle`).
 
 Both bind before they return, read the real port back (port 0 takes a free one, with no race),
 and stop cleanly: sockets closed with 1001, pending work cancelled.
@@ -23,7 +23,9 @@ from mockle.web.app import RUNTIME, Runtime, create_app
 class MockleServer:
     """``async with MockleServer(settings) as m:`` -- a listening mockle in the current loop."""
 
-    def __init__(self, settings: Settings | None = None, *, engine: Engine | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, engine: Engine | None = None, **overrides: Any
+    ) -> None:
         base = settings or Settings(port=0)
         self.settings = base.model_copy(update=overrides) if overrides else base
         self.app = create_app(self.settings, engine)
@@ -53,9 +55,13 @@ class MockleServer:
         return self.url.removeprefix("http://")
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=5.0
+        )
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(
+            socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM
+        )
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.settings.port))
         self.port = sock.getsockname()[1]
@@ -72,7 +78,10 @@ class MockleServer:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.stop()
 

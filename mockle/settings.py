@@ -27,33 +27,66 @@ class Settings(BaseModel):
         False, description="accept only apps installed in advance (POST /_mockle/apps or --app)"
     )
     app: list[Path] = Field(
-        default_factory=list, description="app installation manifest (JSON) to install at start-up; repeatable"
+        default_factory=list,
+        description="app installation manifest (JSON) to install at start-up; repeatable",
     )
     app_jwt_ttl: int = Field(3600, ge=1, description="AppJWT lifetime in seconds")
-    consumer_jws_ttl: int = Field(0, ge=0, description="ConsumerJWS lifetime in seconds (0: never expires)")
+    consumer_jws_ttl: int = Field(
+        0, ge=0, description="ConsumerJWS lifetime in seconds (0: never expires)"
+    )
     signup_jwt_ttl: int = Field(86400, ge=1, description="IDP signup JWT lifetime in seconds")
-    signing_key: Path | None = Field(None, description="PEM RSA private key to sign tokens with (default: generated)")
-    max_body_size: int = Field(1_048_576, ge=1024, description="largest accepted HTTP body in bytes (413 above)")
+    signing_key: Path | None = Field(
+        None, description="PEM RSA private key to sign tokens with (default: generated)"
+    )
+    max_body_size: int = Field(
+        1_048_576, ge=1024, description="largest accepted HTTP body in bytes (413 above)"
+    )
     send_max_chars: int = Field(
-        5000, ge=0, description="documented SEND size limit in characters (0: off; hosted files exempt)"
+        5000,
+        ge=0,
+        description="documented SEND size limit in characters (0: off; hosted files exempt)",
     )
-    rate_limit: float | None = Field(None, gt=0, description="per-consumer request limit per second (429 above)")
-    ws_auth_timeout: float = Field(5.0, gt=0, description="seconds a socket without a token has to send InitConnection")
-    ws_idle_timeout: float = Field(60.0, gt=0, description="seconds of silence after which a socket is closed")
-    ws_max_frame: int = Field(1_048_576, ge=1024, description="largest accepted WebSocket frame in bytes")
+    rate_limit: float | None = Field(
+        None, gt=0, description="per-consumer request limit per second (429 above)"
+    )
+    ws_auth_timeout: float = Field(
+        5.0, gt=0, description="seconds a socket without a token has to send InitConnection"
+    )
+    ws_idle_timeout: float = Field(
+        60.0, gt=0, description="seconds of silence after which a socket is closed"
+    )
+    ws_max_frame: int = Field(
+        1_048_576, ge=1024, description="largest accepted WebSocket frame in bytes"
+    )
     agent: Literal["echo", "manual"] = Field(
-        "echo", description="simulated agent: 'echo' answers every consumer message, 'manual' waits for the control API"
+        "echo",
+        description="simulated agent: 'echo' answers every consumer message, "
+        "'manual' waits for the control API",
     )
-    agent_script: Path | None = Field(None, description="YAML or JSON rules for the simulated agent")
-    agent_delay_ms: int = Field(200, ge=0, description="delay between the simulated agent's steps, in ms")
+    agent_script: Path | None = Field(
+        None, description="YAML or JSON rules for the simulated agent"
+    )
+    agent_delay_ms: int = Field(
+        200, ge=0, description="delay between the simulated agent's steps, in ms"
+    )
     auto_messages: list[str] = Field(
         default_factory=lambda: ["Welcome! An agent will be with you shortly."],
         description="texts published when AUTO_MESSAGES applies; repeatable",
     )
-    webhook_timeout: float = Field(5.0, gt=0, description="seconds a webhook endpoint has to answer")
+    webhook_timeout: float = Field(
+        5.0, gt=0, description="seconds a webhook endpoint has to answer"
+    )
     webhook_retry_interval: float = Field(30.0, ge=0, description="seconds between webhook retries")
-    webhook_signature: Literal["sha1", "sha256"] = Field("sha1", description="x-liveperson-signature algorithm")
-    journal_size: int = Field(10_000, ge=1, description="entries kept by the request journal (a ring buffer)")
-    admin_token: str | None = Field(None, description="require 'Authorization: Bearer <token>' on /_mockle/*")
+    webhook_signature: Literal["sha1", "sha256"] = Field(
+        "sha1", description="x-liveperson-signature algorithm"
+    )
+    journal_size: int = Field(
+        10_000, ge=1, description="entries kept by the request journal (a ring buffer)"
+    )
+    admin_token: str | None = Field(
+        None, description="require 'Authorization: Bearer <token>' on /_mockle/*"
+    )
     seed: int | None = Field(None, description="seed for ids and chaos faults (reproducible runs)")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("warning", description="log level")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "warning", description="log level"
+    )

@@ -100,7 +100,9 @@ def verify_consumer(engine: Engine, account: str, on_behalf: str | None) -> Cons
     except TokenInvalid as exc:
         raise errors.invalid_consumer_jws(str(exc)) from None
     if info.kind is not TokenKind.CONSUMER_JWS:
-        raise errors.invalid_consumer_jws(f"a {info.kind.value} was given where a ConsumerJWS belongs")
+        raise errors.invalid_consumer_jws(
+            f"a {info.kind.value} was given where a ConsumerJWS belongs"
+        )
     if info.account != account:
         raise errors.invalid_consumer_jws(f"issued for account {info.account}, not {account}")
     return engine.consumer(info)
@@ -115,7 +117,9 @@ def _authenticate(engine: Engine, call: RestCall) -> Consumer:
 
 def _load(body: bytes) -> Any:
     if not body.strip():
-        raise errors.InvalidRequest("the request body is empty; a JSON document is expected", where="$")
+        raise errors.InvalidRequest(
+            "the request body is empty; a JSON document is expected", where="$"
+        )
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -131,7 +135,9 @@ def conversation(engine: Engine, call: RestCall) -> tuple[RestReply, Effects]:
     except errors.MockleError as exc:
         return error_reply(exc), fx
     props = parse_client_properties(call.client_properties)
-    items = [render.rest_ok(_rid(reqs[0]), {"msg": engine.set_user_profile(consumer, reqs[0].body)})]
+    items = [
+        render.rest_ok(_rid(reqs[0]), {"msg": engine.set_user_profile(consumer, reqs[0].body)})
+    ]
     status, conv_id = 200, None
     try:
         conv = engine.request_conversation(consumer, reqs[1].body, fx, client_properties=props)
@@ -174,7 +180,8 @@ def _parse_batch(doc: Any) -> list[Request]:
     )
     for i, (op, name) in enumerate(expected):
         item = doc[i]
-        found = lookup(item.get("type")) if isinstance(item, dict) and isinstance(item.get("type"), str) else None
+        type_name = item.get("type") if isinstance(item, dict) else None
+        found = lookup(type_name) if isinstance(type_name, str) else None
         if found is not None and found[0] is not op:
             raise errors.InvalidRequest(
                 f"request {i + 1} must be {name}, got {item['type']!r} "
@@ -185,12 +192,17 @@ def _parse_batch(doc: Any) -> list[Request]:
     for i, item in enumerate(doc):
         if i >= 2 and isinstance(item, dict) and isinstance(item.get("body"), dict):
             body = item["body"]
-            if item.get("type") in ("ms.PublishEvent", ".ams.ms.PublishEvent") and "dialogId" not in body:
+            if (
+                item.get("type") in ("ms.PublishEvent", ".ams.ms.PublishEvent")
+                and "dialogId" not in body
+            ):
                 item = {**item, "body": {**body, "dialogId": ""}}
         reqs.append(parse_request(item, prefix=f"$[{i}]"))
     for i, req in enumerate(reqs[2:], start=2):
         if req.op not in SEND_OPS:
-            raise errors.InvalidRequest(f"{req.type!r} cannot follow in a CONVERSATION batch", where=f"$[{i}].type")
+            raise errors.InvalidRequest(
+                f"{req.type!r} cannot follow in a CONVERSATION batch", where=f"$[{i}].type"
+            )
     return reqs
 
 
@@ -213,16 +225,27 @@ def send(engine: Engine, call: RestCall, *, max_chars: int = 0) -> tuple[RestRep
     rid = _rid(req)
     conv_id = _conversation_of(req)
     if max_chars and len(call.body) > max_chars and not _is_file(req):
-        return RestReply(400, render.rest_failed(rid, "Bad Request"), consumer_id=consumer.consumer_id), fx
-    actor = Actor(call.account, consumer.consumer_id, CONSUMER, parse_client_properties(call.client_properties))
+        return RestReply(
+            400, render.rest_failed(rid, "Bad Request"), consumer_id=consumer.consumer_id
+        ), fx
+    actor = Actor(
+        call.account,
+        consumer.consumer_id,
+        CONSUMER,
+        parse_client_properties(call.client_properties),
+    )
     try:
         body = _dispatch(engine, consumer, actor, req, fx)
     except errors.Forbidden as exc:
         return error_reply(exc), Effects()
     except errors.MockleError as exc:
         failed = render.rest_failed(rid, exc.message)
-        return RestReply(exc.http_status, failed, consumer_id=consumer.consumer_id, conversation_id=conv_id), Effects()
-    reply = RestReply(200, render.rest_ok(rid, body), consumer_id=consumer.consumer_id, conversation_id=conv_id)
+        return RestReply(
+            exc.http_status, failed, consumer_id=consumer.consumer_id, conversation_id=conv_id
+        ), Effects()
+    reply = RestReply(
+        200, render.rest_ok(rid, body), consumer_id=consumer.consumer_id, conversation_id=conv_id
+    )
     return reply, fx
 
 

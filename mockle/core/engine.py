@@ -22,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from mockle.core import errors, render
 from mockle.core.apps import AppRegistry
 from mockle.core.clock import Clock, Ids
-from mockle.core.ratelimit import RateLimiter
 from mockle.core.model import (
     ASSIGNED_AGENT,
     CLOSE,
@@ -42,6 +43,7 @@ from mockle.core.model import (
     Participant,
     StoredEvent,
 )
+from mockle.core.ratelimit import RateLimiter
 from mockle.core.tokens import TokenInfo, TokenKind, TokenService
 
 UPLOAD_FILE_TYPES = ("JPG", "JPEG", "PNG", "GIF")
@@ -142,7 +144,9 @@ class Engine:
         c = acc.consumers.get(info.subject)
         if c is None:
             kind = "connector" if info.kind is TokenKind.CONSUMER_JWS else "signup"
-            c = acc.consumers[info.subject] = Consumer(info.account, info.subject, kind, info.ext_id)
+            c = acc.consumers[info.subject] = Consumer(
+                info.account, info.subject, kind, info.ext_id
+            )
         return c
 
     def agent(self, account_id: str, agent_id: str | None = None) -> Agent:
@@ -227,7 +231,9 @@ class Engine:
             )
         now = self.clock.now_ms()
         conv_id = self.ids.uuid()
-        conv = Conversation(conv_id, consumer.account, consumer.consumer_id, now, now, channel=channel)
+        conv = Conversation(
+            conv_id, consumer.account, consumer.consumer_id, now, now, channel=channel
+        )
         _apply_request_fields(conv, body)
         conv.client_properties = client_properties
         conv.features = _features(client_properties) | _features(body.get("conversationContext"))
@@ -235,7 +241,9 @@ class Engine:
             conv.context = {**conv.context, "clientProperties": client_properties}
         me = Participant(consumer.consumer_id, CONSUMER)
         conv.participants.append(me)
-        conv.dialogs.append(Dialog(conv_id, "MAIN", now, now, participants=[Participant(me.id, CONSUMER)]))
+        conv.dialogs.append(
+            Dialog(conv_id, "MAIN", now, now, participants=[Participant(me.id, CONSUMER)])
+        )
         acc = self.account(consumer.account)
         acc.conversations[conv_id] = conv
         acc.dialogs[conv_id] = conv
@@ -259,7 +267,17 @@ class Engine:
         audience = str(body.get("messageAudience") or "ALL")
         if actor.is_consumer:
             audience = "ALL"
-        ev = self._append(conv, dialog, actor.id, actor.role, event, metadata, audience, actor.client_properties, fx)
+        ev = self._append(
+            conv,
+            dialog,
+            actor.id,
+            actor.role,
+            event,
+            metadata,
+            audience,
+            actor.client_properties,
+            fx,
+        )
         if actor.is_consumer and ev.event_type in ("ContentEvent", "RichContentEvent"):
             conv.consumer_messages += 1
             if conv.consumer_messages == 1:
@@ -292,7 +310,9 @@ class Engine:
             metadata=metadata,
             audience=audience,
         )
-        ev = StoredEvent(seq, originator, role, event_type, now, change, conv.conv_id, dialog.dialog_id, audience)
+        ev = StoredEvent(
+            seq, originator, role, event_type, now, change, conv.conv_id, dialog.dialog_id, audience
+        )
         if seq is not None:
             dialog.events.append(ev)
         conv.timeline.append(ev)
@@ -348,13 +368,14 @@ class Engine:
                 )
             if not conv.is_open:
                 raise errors.RequestFailed("Bad Request, Conversation is close")
-            return lambda fx: self._close(conv, by, None, fx) or True
+            return lambda fx: self._close_now(conv, by, None, fx)
         if name == "DialogChange":
             dialog_info = f.get("dialog") or {}
             dialog = conv.dialog(str(dialog_info.get("dialogId")))
             if dialog is None:
                 raise errors.ConversationNotFound(
-                    f"dialog {dialog_info.get('dialogId')!r} is not part of conversation {conv.conv_id!r}",
+                    f"dialog {dialog_info.get('dialogId')!r} is not part of "
+                    f"conversation {conv.conv_id!r}",
                     where=f"{where}.dialog.dialogId",
                 )
             if dialog_info.get("state") not in (None, CLOSE):
@@ -365,9 +386,13 @@ class Engine:
             if dialog.state == CLOSE:
                 raise errors.RequestFailed("Bad Request, Conversation is close")
             cause = dialog_info.get("closedCause")
-            return lambda fx: self._close(conv, by, str(cause) if cause else None, fx) or True
+            return lambda fx: self._close_now(conv, by, str(cause) if cause else None, fx)
         if name == "CSATRate":
-            csat = {k: f[k] for k in ("field", "csatRate", "csatResolutionConfirmation", "status") if k in f}
+            csat = {
+                k: f[k]
+                for k in ("field", "csatRate", "csatResolutionConfirmation", "status")
+                if k in f
+            }
             return lambda fx: _set(conv, "csat", csat)
         if name == "TTRField":
             return lambda fx: _set_ttr(conv, str(f["ttrType"]), int(f["value"]))
@@ -384,9 +409,13 @@ class Engine:
             return self._participants_action(conv, f, where)
         if name == "ManualETTR":
             return lambda fx: False
-        raise errors.InvalidRequest(f"conversationField {name!r} is not supported", where=f"{where}.field")
+        raise errors.InvalidRequest(
+            f"conversationField {name!r} is not supported", where=f"{where}.field"
+        )
 
-    def _participants_action(self, conv: Conversation, f: dict[str, Any], where: str) -> Callable[[Effects], bool]:
+    def _participants_action(
+        self, conv: Conversation, f: dict[str, Any], where: str
+    ) -> Callable[[Effects], bool]:
         change, role = f.get("type"), str(f.get("role"))
         user = f.get("userId")
         if change == "ADD":
@@ -397,7 +426,9 @@ class Engine:
             if target is None or conv.participant(target) is None:
                 raise errors.RequestFailed("Agent does not exist in conversation", where=where)
             return lambda fx: self._remove_participant(conv, target) and False
-        raise errors.InvalidRequest(f"ParticipantsChange type {change!r} is not supported", where=f"{where}.type")
+        raise errors.InvalidRequest(
+            f"ParticipantsChange type {change!r} is not supported", where=f"{where}.type"
+        )
 
     def _add_participant(self, conv: Conversation, pid: str, role: str) -> bool:
         if conv.participant(pid) is None:
@@ -420,6 +451,10 @@ class Engine:
         if agent is not None:
             self._remove_participant(conv, agent)
         return False
+
+    def _close_now(self, conv: Conversation, by: str, cause: str | None, fx: Effects) -> bool:
+        self._close(conv, by, cause, fx)
+        return True
 
     def _close(self, conv: Conversation, by: str, cause: str | None, fx: Effects) -> None:
         now = self.clock.now_ms()
@@ -450,13 +485,15 @@ class Engine:
         file_type = str(body["fileType"]).upper()
         if file_type not in UPLOAD_FILE_TYPES:
             raise errors.InvalidRequest(
-                f"fileType {body['fileType']!r} is not supported (supported: {', '.join(UPLOAD_FILE_TYPES)})",
+                f"fileType {body['fileType']!r} is not supported "
+                f"(supported: {', '.join(UPLOAD_FILE_TYPES)})",
                 where="$.body.fileType",
             )
         size = int(body["fileSize"])
         if size > MAX_FILE_BYTES:
             raise errors.InvalidRequest(
-                f"fileSize {size} exceeds the 3 MB limit ({MAX_FILE_BYTES} bytes)", where="$.body.fileSize"
+                f"fileSize {size} exceeds the 3 MB limit ({MAX_FILE_BYTES} bytes)",
+                where="$.body.fileSize",
             )
         path = f"/v1/AUTH_async-images/{account_id}/{self.ids.uuid()}.{file_type}"
         return {"relativePath": path, "queryParams": self._file_params(path)}
@@ -465,7 +502,8 @@ class Engine:
         path = str(body["relativePath"])
         if not path.startswith(f"/v1/AUTH_async-images/{account_id}/"):
             raise errors.InvalidRequest(
-                f"relativePath {path!r} is not a file of account {account_id}", where="$.body.relativePath"
+                f"relativePath {path!r} is not a file of account {account_id}",
+                where="$.body.relativePath",
             )
         return {"relativePath": path, "queryParams": self._file_params(path)}
 
@@ -509,7 +547,11 @@ class Engine:
         if pid is None or (agent_id is not None and self.agent(conv.account, agent_id).pid != pid):
             pid = self.join_agent(conv, fx, agent_id).pid
         actor = Actor(conv.account, pid, ASSIGNED_AGENT)
-        body = {"dialogId": self._open_dialog(conv).dialog_id, "event": event, "messageAudience": audience}
+        body = {
+            "dialogId": self._open_dialog(conv).dialog_id,
+            "event": event,
+            "messageAudience": audience,
+        }
         return self.publish(actor, body, fx, metadata=metadata)
 
     def _open_dialog(self, conv: Conversation) -> Dialog:
@@ -600,8 +642,6 @@ def parse_client_properties(raw: str | None) -> dict[str, Any] | None:
     """The ``Client-Properties`` header, parsed leniently: broken values are ignored."""
     if not raw:
         return None
-    import orjson
-
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:

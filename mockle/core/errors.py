@@ -91,9 +91,7 @@ def invalid_consumer_jws(reason: str) -> AuthError:
 
 
 def missing_parameter(reason: str) -> AuthError:
-    return AuthError(
-        f"Brand Id is missing ({reason})", title="Missing parameter", error_code=40001
-    )
+    return AuthError(f"Brand Id is missing ({reason})", title="Missing parameter", error_code=40001)
 
 
 class InvalidRequest(MockleError):

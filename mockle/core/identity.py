@@ -54,9 +54,15 @@ def app_token(engine: Engine, account: str, params: dict[str, str]) -> tuple[int
     """Sentinel ``client_credentials``: parameters from the query and/or the form body."""
     grant = params.get("grant_type")
     if grant is None:
-        return _oauth_error(400, "invalid_request", "grant_type is missing (expected client_credentials)")
+        return _oauth_error(
+            400, "invalid_request", "grant_type is missing (expected client_credentials)"
+        )
     if grant != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported (expected client_credentials)")
+        return _oauth_error(
+            400,
+            "unsupported_grant_type",
+            f"grant_type {grant!r} is not supported (expected client_credentials)",
+        )
     client_id, secret = params.get("client_id"), params.get("client_secret")
     for name, value in (("client_id", client_id), ("client_secret", secret)):
         if not value:
@@ -65,15 +71,23 @@ def app_token(engine: Engine, account: str, params: dict[str, str]) -> tuple[int
     app = engine.apps.get(account, client_id)
     if app is None:
         if engine.config.strict_apps:
-            return _oauth_error(401, "invalid_client", f"no app with client_id {client_id!r} is installed on account {account}")
+            return _oauth_error(
+                401,
+                "invalid_client",
+                f"no app with client_id {client_id!r} is installed on account {account}",
+            )
         engine.apps.add(App(account, client_id, secret, registered=False))
     elif not secrets.compare_digest(app.client_secret, secret):
-        return _oauth_error(401, "invalid_client", f"client_secret does not match client_id {client_id!r}")
+        return _oauth_error(
+            401, "invalid_client", f"client_secret does not match client_id {client_id!r}"
+        )
     token = engine.tokens.mint_app_jwt(account, client_id, engine.config.app_jwt_ttl)
     return 200, {"access_token": token, "token_type": "Bearer"}
 
 
-def consumer_jws(engine: Engine, account: str, authorization: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
+def consumer_jws(
+    engine: Engine, account: str, authorization: str | None, body: bytes
+) -> tuple[int, dict[str, Any]]:
     """IDP ``/consumer``: an AppJWT and ``{"ext_consumer_id"}`` -> 201 ``{"token"}``."""
     try:
         verify_app_jwt(engine, account, authorization)
@@ -83,9 +97,13 @@ def consumer_jws(engine: Engine, account: str, authorization: str | None, body: 
             raise errors.InvalidRequest(f"the body is not valid JSON: {exc}", where="$") from None
         SchemaSet.default().validate("identity/consumerJwsRequest.json", doc)
     except errors.MockleError as exc:
-        return exc.http_status, render.error_envelope(exc.http_status, exc.title, exc.details, exc.error_code, exc.where)
+        return exc.http_status, render.error_envelope(
+            exc.http_status, exc.title, exc.details, exc.error_code, exc.where
+        )
     assert isinstance(doc, dict)
-    token = engine.tokens.mint_consumer_jws(account, str(doc["ext_consumer_id"]), engine.config.consumer_jws_ttl)
+    token = engine.tokens.mint_consumer_jws(
+        account, str(doc["ext_consumer_id"]), engine.config.consumer_jws_ttl
+    )
     return 201, {"token": token}
 
 

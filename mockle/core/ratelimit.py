@@ -31,7 +31,8 @@ class RateLimiter:
             wait = math.ceil((1 - tokens) / rate)
             self._buckets[key] = (tokens, now)
             raise errors.RateLimited(
-                f"consumer {consumer_id} exceeded {rate:g} requests per second", retry_after=max(1, wait)
+                f"consumer {consumer_id} exceeded {rate:g} requests per second",
+                retry_after=max(1, wait),
             )
         self._buckets[key] = (tokens - 1, now)
 

@@ -57,7 +57,9 @@ def _participants(parts: list[Participant]) -> list[dict[str, Any]]:
 def dialog_json(d: Dialog) -> dict[str, Any]:
     out: dict[str, Any] = {
         "dialogId": d.dialog_id,
-        "participantsDetails": [{"id": p.id, "role": p.role, "state": p.state} for p in d.participants],
+        "participantsDetails": [
+            {"id": p.id, "role": p.role, "state": p.state} for p in d.participants
+        ],
         "dialogType": d.dialog_type,
         "channelType": d.channel_type,
         "state": d.state,
@@ -120,7 +122,9 @@ def conversation_change(conv: Conversation, change_type: str = "UPSERT") -> dict
     return {"type": change_type, "result": conversation_result(conv)}
 
 
-def notification(type_name: str, changes: list[dict[str, Any]], subscription_id: str | None = None) -> dict[str, Any]:
+def notification(
+    type_name: str, changes: list[dict[str, Any]], subscription_id: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if subscription_id is not None:
         body["subscriptionId"] = subscription_id
@@ -141,7 +145,9 @@ def rest_failed(req_id: str | None, msg: str) -> dict[str, Any]:
     return out
 
 
-def error_envelope(status: int, title: str, details: str, error_code: int, where: str | None = None) -> dict[str, Any]:
+def error_envelope(
+    status: int, title: str, details: str, error_code: int, where: str | None = None
+) -> dict[str, Any]:
     """The ``.ReqBody$ErrorResp`` envelope (connector-api.md §1.4)."""
     body: dict[str, Any] = {"title": title, "details": details, "errorCode": error_code}
     if where is not None:

@@ -70,9 +70,7 @@ def parse_request(frame: object, *, prefix: str = "$", schemas: SchemaSet | None
         raise errors.InvalidRequest("'type' is a required property", where=prefix)
     found = dialects.lookup(type_name)
     if found is None:
-        raise errors.InvalidRequest(
-            f"unknown request type {type_name!r}", where=f"{prefix}.type"
-        )
+        raise errors.InvalidRequest(f"unknown request type {type_name!r}", where=f"{prefix}.type")
     op, dialect = found
     schemas.validate(REQUEST_SCHEMAS[op], frame, prefix=prefix)
     body = frame.get("body")

@@ -53,7 +53,9 @@ def build_engine(settings: Settings, clock: Clock | None = None, ids: Ids | None
     return Engine(config, clock=clock, ids=ids, tokens=TokenService(clock, ids, key))
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         body=orjson.dumps(body),
         status=status,
@@ -74,12 +76,18 @@ async def last_resort(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         return await handler(request)  # type: ignore[no-any-return]
     except web.HTTPNotFound:
-        return error_response(404, "Not Found", f"no mockle route for {request.method} {request.path}")
+        return error_response(
+            404, "Not Found", f"no mockle route for {request.method} {request.path}"
+        )
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
-        return error_response(405, "Method Not Allowed", f"{request.method} is not allowed here (allowed: {allowed})")
+        return error_response(
+            405, "Method Not Allowed", f"{request.method} is not allowed here (allowed: {allowed})"
+        )
     except web.HTTPRequestEntityTooLarge:
-        return error_response(413, "Payload Too Large", "the body exceeds the size limit (--max-body-size)")
+        return error_response(
+            413, "Payload Too Large", "the body exceeds the size limit (--max-body-size)"
+        )
     except web.HTTPException:
         raise
     except Exception:  # a bug: log it, record it, answer without details

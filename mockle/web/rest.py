@@ -32,7 +32,9 @@ async def _body(request: web.Request) -> bytes | web.Response:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[RUNTIME].settings.max_body_size
-        return error_response(413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)")
+        return error_response(
+            413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)"
+        )
 
 
 async def sentinel_token(request: web.Request) -> web.Response:
@@ -60,7 +62,9 @@ async def consumer_jws(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     auth = request.headers.get("Authorization")
-    status, payload = identity.consumer_jws(runtime.engine, request.match_info["account"], auth, body)
+    status, payload = identity.consumer_jws(
+        runtime.engine, request.match_info["account"], auth, body
+    )
     return json_response(payload, status)
 
 

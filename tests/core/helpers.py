@@ -32,7 +32,9 @@ def call(
     return RestCall(account, app, jws, props, raw)
 
 
-def open_conversation(engine: Engine, ext_id: str = "ext-1", props: str | None = None) -> tuple[str, str, str]:
+def open_conversation(
+    engine: Engine, ext_id: str = "ext-1", props: str | None = None
+) -> tuple[str, str, str]:
     app, jws = tokens(engine, ext_id)
     reply, _ = connector.conversation(engine, call(engine, batch(), app=app, jws=jws, props=props))
     assert reply.status == 200, reply.body
@@ -42,7 +44,12 @@ def open_conversation(engine: Engine, ext_id: str = "ext-1", props: str | None =
 def batch(request_body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     return [
         {"kind": "req", "id": "1,", "type": "userprofile.SetUserProfile", "body": {}},
-        {"kind": "req", "id": "2,", "type": "cm.ConsumerRequestConversation", "body": request_body or {"brandId": ACCOUNT}},
+        {
+            "kind": "req",
+            "id": "2,",
+            "type": "cm.ConsumerRequestConversation",
+            "body": request_body or {"brandId": ACCOUNT},
+        },
     ]
 
 
@@ -51,9 +58,14 @@ def text(conv_id: str, message: str = "hello", rid: Any = "1") -> dict[str, Any]
         "kind": "req",
         "id": rid,
         "type": "ms.PublishEvent",
-        "body": {"dialogId": conv_id, "event": {"type": "ContentEvent", "contentType": "text/plain", "message": message}},
+        "body": {
+            "dialogId": conv_id,
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": message},
+        },
     }
 
 
-def send(engine: Engine, body: Any, app: str, jws: str, props: str | None = None) -> tuple[RestReply, Effects]:
+def send(
+    engine: Engine, body: Any, app: str, jws: str, props: str | None = None
+) -> tuple[RestReply, Effects]:
     return connector.send(engine, call(engine, body, app=app, jws=jws, props=props))

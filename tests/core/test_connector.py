@@ -30,7 +30,11 @@ def test_conversation_minimal_batch_answers_in_order_with_ids_verbatim(engine: E
     app, jws = tokens(engine)
     reply, _ = connector.conversation(engine, call(engine, batch(), app=app, jws=jws))
     assert reply.status == 200
-    assert reply.body[0] == {"reqId": "1,", "code": "OK", "body": {"msg": "OK User Profile set successfully"}}
+    assert reply.body[0] == {
+        "reqId": "1,",
+        "code": "OK",
+        "body": {"msg": "OK User Profile set successfully"},
+    }
     assert reply.body[1]["reqId"] == "2,"
     assert reply.body[1]["code"] == "OK"
     conv_id = reply.body[1]["body"]["conversationId"]
@@ -75,10 +79,25 @@ def test_documented_request_fields_reach_the_conversation(engine: Engine) -> Non
             "channelType": "MESSAGING",
             "brandId": ACCOUNT,
             "skillId": -1,
-            "conversationContext": {"visitorId": "v", "sessionId": "s", "interactionContextId": 2, "type": "SharkContext", "lang": "en-US"},
+            "conversationContext": {
+                "visitorId": "v",
+                "sessionId": "s",
+                "interactionContextId": 2,
+                "type": "SharkContext",
+                "lang": "en-US",
+            },
         }
     )
-    reply, _ = connector.conversation(engine, call(engine, body, app=app, jws=jws, props='{"type":".ClientProperties","features":["AUTO_MESSAGES"]}'))
+    reply, _ = connector.conversation(
+        engine,
+        call(
+            engine,
+            body,
+            app=app,
+            jws=jws,
+            props='{"type":".ClientProperties","features":["AUTO_MESSAGES"]}',
+        ),
+    )
     assert reply.status == 200
     details = recorder.conversations[-1]["result"]["conversationDetails"]  # type: ignore[index]
     assert details["ttr"] == {"ttrType": "NORMAL", "value": 3600}
@@ -92,24 +111,55 @@ def test_documented_request_fields_reach_the_conversation(engine: Engine) -> Non
 
 def test_send_sequences_are_gap_free_and_chat_states_unsequenced(engine: Engine) -> None:
     app, jws, conv = open_conversation(engine)
-    seqs = [send(engine, text(conv, f"m{i}"), app, jws)[0].body["body"]["sequence"] for i in range(3)]
+    seqs = [
+        send(engine, text(conv, f"m{i}"), app, jws)[0].body["body"]["sequence"] for i in range(3)
+    ]
     assert seqs == [0, 1, 2]
-    typing = {"kind": "req", "id": "1", "type": "ms.PublishEvent", "body": {"dialogId": conv, "event": {"type": "ChatStateEvent", "chatState": "COMPOSING"}}}
+    typing = {
+        "kind": "req",
+        "id": "1",
+        "type": "ms.PublishEvent",
+        "body": {"dialogId": conv, "event": {"type": "ChatStateEvent", "chatState": "COMPOSING"}},
+    }
     reply, _ = send(engine, typing, app, jws)
     assert reply.body == {"reqId": "1", "code": "OK", "body": {"sequence": 0}}
-    accept = {"kind": "req", "id": "0", "type": "ms.PublishEvent", "body": {"dialogId": conv, "event": {"type": "AcceptStatusEvent", "status": "ACCEPT", "sequenceList": [1, 2]}}}
+    accept = {
+        "kind": "req",
+        "id": "0",
+        "type": "ms.PublishEvent",
+        "body": {
+            "dialogId": conv,
+            "event": {"type": "AcceptStatusEvent", "status": "ACCEPT", "sequenceList": [1, 2]},
+        },
+    }
     reply, _ = send(engine, accept, app, jws)
     assert reply.body["body"]["sequence"] == 3
 
 
 def test_send_after_close_is_bad_request_and_changes_nothing(engine: Engine) -> None:
     app, jws, conv = open_conversation(engine)
-    close = {"kind": "req", "id": 1, "type": "cm.UpdateConversationField", "body": {"conversationId": conv, "conversationField": {"field": "ConversationStateField", "conversationState": "CLOSE"}}}
+    close = {
+        "kind": "req",
+        "id": 1,
+        "type": "cm.UpdateConversationField",
+        "body": {
+            "conversationId": conv,
+            "conversationField": {"field": "ConversationStateField", "conversationState": "CLOSE"},
+        },
+    }
     reply, _ = send(engine, close, app, jws)
-    assert reply.body == {"reqId": "1", "code": "OK", "body": {"msg": "OK Conversation resolved successfully"}}
+    assert reply.body == {
+        "reqId": "1",
+        "code": "OK",
+        "body": {"msg": "OK Conversation resolved successfully"},
+    }
     reply, fx = send(engine, text(conv), app, jws)
     assert reply.status == 400
-    assert reply.body == {"code": "BAD_REQUEST", "body": {"msg": "Bad Request, Conversation is close"}, "reqId": "1"}
+    assert reply.body == {
+        "code": "BAD_REQUEST",
+        "body": {"msg": "Bad Request, Conversation is close"},
+        "reqId": "1",
+    }
     assert engine.account(ACCOUNT).conversations[conv].main.events == []
     # after close the consumer may open a new one
     reply, _ = connector.conversation(engine, call(engine, batch(), app=app, jws=jws))
@@ -121,7 +171,20 @@ def test_csat_after_close(engine: Engine) -> None:
     engine.listeners.append(recorder)
     app, jws, conv = open_conversation(engine)
     engine.close(engine.conversation(ACCOUNT, conv), "AGENT", connector.Effects())
-    csat = {"kind": "req", "id": 5, "type": "cm.UpdateConversationField", "body": {"conversationId": conv, "conversationField": {"field": "CSATRate", "csatRate": 5, "csatResolutionConfirmation": True, "status": "FILLED"}}}
+    csat = {
+        "kind": "req",
+        "id": 5,
+        "type": "cm.UpdateConversationField",
+        "body": {
+            "conversationId": conv,
+            "conversationField": {
+                "field": "CSATRate",
+                "csatRate": 5,
+                "csatResolutionConfirmation": True,
+                "status": "FILLED",
+            },
+        },
+    }
     reply, _ = send(engine, csat, app, jws)
     assert reply.status == 200
     details = recorder.conversations[-1]["result"]["conversationDetails"]  # type: ignore[index]
@@ -133,9 +196,13 @@ def test_csat_after_close(engine: Engine) -> None:
     ("app_ok", "jws_ok", "code"),
     [(False, True, 40105), (True, False, 40104)],
 )
-def test_missing_tokens_get_the_documented_envelope(engine: Engine, app_ok: bool, jws_ok: bool, code: int) -> None:
+def test_missing_tokens_get_the_documented_envelope(
+    engine: Engine, app_ok: bool, jws_ok: bool, code: int
+) -> None:
     app, jws = tokens(engine)
-    reply, _ = connector.send(engine, call(engine, text("x"), app=app if app_ok else None, jws=jws if jws_ok else None))
+    reply, _ = connector.send(
+        engine, call(engine, text("x"), app=app if app_ok else None, jws=jws if jws_ok else None)
+    )
     assert reply.status == 401
     assert reply.body["kind"] == "resp" and reply.body["code"] == 401
     assert reply.body["type"] == ".ReqBody$ErrorResp"
@@ -171,14 +238,38 @@ def test_another_consumers_conversation_is_401_and_untouched(engine: Engine) -> 
     [
         (b"{not json", "$", "not valid JSON"),
         (b"", "$", "empty"),
-        ([{"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": {}}], "$", "at least two"),
+        (
+            [{"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": {}}],
+            "$",
+            "at least two",
+        ),
         ({"a": 1}, "$", "at least two"),
-        ([{"id": "1", "type": "cm.ConsumerRequestConversation"}, {"id": "2", "type": "userprofile.SetUserProfile"}], "$[0].type", "must be userprofile.SetUserProfile"),
-        ([{"id": "1", "type": "userprofile.SetUserProfile"}, {"id": "2", "type": "cm.Nope"}], "$[1].type", "unknown request type"),
-        ([{"id": "1", "type": "userprofile.SetUserProfile"}, {"id": "2", "type": "cm.ConsumerRequestConversation", "body": {"campaignInfo": 5}}], "$[1].body.campaignInfo", ""),
+        (
+            [
+                {"id": "1", "type": "cm.ConsumerRequestConversation"},
+                {"id": "2", "type": "userprofile.SetUserProfile"},
+            ],
+            "$[0].type",
+            "must be userprofile.SetUserProfile",
+        ),
+        (
+            [{"id": "1", "type": "userprofile.SetUserProfile"}, {"id": "2", "type": "cm.Nope"}],
+            "$[1].type",
+            "unknown request type",
+        ),
+        (
+            [
+                {"id": "1", "type": "userprofile.SetUserProfile"},
+                {"id": "2", "type": "cm.ConsumerRequestConversation", "body": {"campaignInfo": 5}},
+            ],
+            "$[1].body.campaignInfo",
+            "",
+        ),
     ],
 )
-def test_invalid_batches_say_what_and_where(engine: Engine, body: object, where: str, fragment: str) -> None:
+def test_invalid_batches_say_what_and_where(
+    engine: Engine, body: object, where: str, fragment: str
+) -> None:
     app, jws = tokens(engine)
     reply, _ = connector.conversation(engine, call(engine, body, app=app, jws=jws))
     assert reply.status == 400
@@ -191,14 +282,27 @@ def test_invalid_batches_say_what_and_where(engine: Engine, body: object, where:
 @pytest.mark.parametrize(
     ("event", "where"),
     [
-        ({"type": "ContentEvent", "contentType": "text/plain", "message": 5}, "$.body.event.message"),
-        ({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": ["a"]}, "$.body.event.sequenceList"),
+        (
+            {"type": "ContentEvent", "contentType": "text/plain", "message": 5},
+            "$.body.event.message",
+        ),
+        (
+            {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": ["a"]},
+            "$.body.event.sequenceList",
+        ),
         ({"type": "NopeEvent"}, "$.body.event.type"),
     ],
 )
-def test_schema_violations_on_send_name_the_path(engine: Engine, event: dict[str, object], where: str) -> None:
+def test_schema_violations_on_send_name_the_path(
+    engine: Engine, event: dict[str, object], where: str
+) -> None:
     app, jws, conv = open_conversation(engine)
-    body = {"kind": "req", "id": "1", "type": "ms.PublishEvent", "body": {"dialogId": conv, "event": event}}
+    body = {
+        "kind": "req",
+        "id": "1",
+        "type": "ms.PublishEvent",
+        "body": {"dialogId": conv, "event": event},
+    }
     reply, _ = send(engine, body, app, jws)
     assert reply.status == 400
     assert reply.body["body"]["path"].startswith(where), reply.body
@@ -207,9 +311,23 @@ def test_schema_violations_on_send_name_the_path(engine: Engine, event: dict[str
 
 def test_bare_element_and_rich_content_message_spelling_are_accepted(engine: Engine) -> None:
     app, jws, conv = open_conversation(engine)
-    accept = {"id": "1", "type": "ms.PublishEvent", "body": {"dialogId": conv, "event": {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": 0}}}
+    accept = {
+        "id": "1",
+        "type": "ms.PublishEvent",
+        "body": {
+            "dialogId": conv,
+            "event": {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": 0},
+        },
+    }
     assert send(engine, accept, app, jws)[0].status == 200
-    rich = {"id": "2", "type": "ms.PublishEvent", "body": {"dialogId": conv, "event": {"type": "RichContentEvent", "message": {"type": "vertical", "elements": []}}}}
+    rich = {
+        "id": "2",
+        "type": "ms.PublishEvent",
+        "body": {
+            "dialogId": conv,
+            "event": {"type": "RichContentEvent", "message": {"type": "vertical", "elements": []}},
+        },
+    }
     assert send(engine, rich, app, jws)[0].status == 200
     stored = engine.account(ACCOUNT).conversations[conv].main.events
     assert stored[0].change["event"]["sequenceList"] == [0]
@@ -218,25 +336,52 @@ def test_bare_element_and_rich_content_message_spelling_are_accepted(engine: Eng
 
 def test_client_properties_garbage_never_fails_a_request(engine: Engine) -> None:
     app, jws = tokens(engine)
-    reply, _ = connector.conversation(engine, call(engine, batch(), app=app, jws=jws, props="[object Object]"))
+    reply, _ = connector.conversation(
+        engine, call(engine, batch(), app=app, jws=jws, props="[object Object]")
+    )
     assert reply.status == 200
 
 
 def test_upload_url_shape_and_limits(engine: Engine) -> None:
     app, jws, conv = open_conversation(engine)
-    reply, _ = send(engine, {"kind": "req", "id": 3, "body": {"fileSize": "1000", "fileType": "PNG"}, "type": "ms.GenerateURLForUploadFile"}, app, jws)
+    reply, _ = send(
+        engine,
+        {
+            "kind": "req",
+            "id": 3,
+            "body": {"fileSize": "1000", "fileType": "PNG"},
+            "type": "ms.GenerateURLForUploadFile",
+        },
+        app,
+        jws,
+    )
     assert reply.status == 200 and reply.body["reqId"] == "3"
     path = reply.body["body"]["relativePath"]
     assert path.startswith(f"/v1/AUTH_async-images/{ACCOUNT}/") and path.endswith(".PNG")
     assert set(reply.body["body"]["queryParams"]) == {"temp_url_sig", "temp_url_expires"}
-    reply, _ = send(engine, {"id": 4, "body": {"fileSize": 99999999, "fileType": "PNG"}, "type": "ms.GenerateURLForUploadFile"}, app, jws)
+    reply, _ = send(
+        engine,
+        {
+            "id": 4,
+            "body": {"fileSize": 99999999, "fileType": "PNG"},
+            "type": "ms.GenerateURLForUploadFile",
+        },
+        app,
+        jws,
+    )
     assert reply.status == 400
 
 
 def test_send_size_limit_is_the_documented_bad_request(engine: Engine) -> None:
     app, jws, conv = open_conversation(engine)
-    reply, _ = connector.send(engine, call(engine, text(conv, "x" * 6000), app=app, jws=jws), max_chars=5000)
-    assert reply.status == 400 and reply.body == {"code": "BAD_REQUEST", "body": {"msg": "Bad Request"}, "reqId": "1"}
+    reply, _ = connector.send(
+        engine, call(engine, text(conv, "x" * 6000), app=app, jws=jws), max_chars=5000
+    )
+    assert reply.status == 400 and reply.body == {
+        "code": "BAD_REQUEST",
+        "body": {"msg": "Bad Request"},
+        "reqId": "1",
+    }
 
 
 def test_rate_limit_answers_429_with_retry_after(clock: FakeClock) -> None:

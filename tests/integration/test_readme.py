@@ -44,11 +44,16 @@ def served() -> Iterator[str]:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_readme_walkthrough_runs_verbatim(served: str) -> None:
     script = walkthrough().replace("http://127.0.0.1:8080", served)
-    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert '"baseURIs"' in out.stdout
     assert re.search(r"conversation [0-9a-f-]{36}", out.stdout)
     assert '{"reqId":"1","code":"OK","body":{"sequence":0}}' in out.stdout
     assert '{"reqId":"3","code":"OK","body":{"sequence":1}}' in out.stdout
-    assert '{"reqId":"4","code":"OK","body":{"msg":"OK Conversation resolved successfully"}}' in out.stdout
+    assert (
+        '{"reqId":"4","code":"OK","body":{"msg":"OK Conversation resolved successfully"}}'
+        in out.stdout
+    )
     assert '"reqId":"5","code":"OK"' in out.stdout
