@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 def _modules() -> list[Any]:
     """The web modules, in setup order (each has ``setup(app, runtime)``)."""
-    from mockle.web import control
+    from mockle.web import admin, agent, control, faults, journal, ums, waiting, webhooks
 
-    return [control]
+    # admin, journal, faults add middlewares: keep them in this order (auth, record, inject)
+    return [control, admin, journal, faults, waiting, ums, webhooks, agent]

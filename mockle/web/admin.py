@@ -1,0 +1,134 @@
+"""Control routes that act on identities and live sockets, and the admin token.
+
+* ``POST /_mockle/tokens/expire`` ``{"account", "consumer_id"?, "ext_consumer_id"?}``: every
+  token issued so far (to that consumer) stops working now: REST calls get 401 (40102 for an
+  AppJWT, 40103 for a ConsumerJWS) and open sockets close (4401; 4407 for signup identities).
+* ``POST /_mockle/connections/close`` ``{"account", "consumer_id"?, "code", "reason"?}``:
+  closes the live WebSockets of an account (or of one consumer) now.
+* With ``--admin-token`` set, every ``/_mockle/*`` route but ``/_mockle/health`` requires
+  ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mockle.core import errors
+from mockle.core.engine import Effects
+from mockle.core.tokens import lp_consumer_id
+from mockle.web.app import RUNTIME, Runtime, error_response, json_response
+
+OPEN_PATHS = frozenset({"/_mockle/health"})
+
+
+def admin_middleware(token: str) -> Any:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def require_admin_token(request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/_mockle/") and path not in OPEN_PATHS:
+            given = request.headers.get("Authorization", "").encode()
+            if not secrets.compare_digest(given, expected):
+                return error_response(
+                    401,
+                    "Unauthorized",
+                    "the control API requires 'Authorization: Bearer <admin token>' "
+                    "(mockle runs with --admin-token)",
+                )
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return require_admin_token
+
+
+class ExpireTokens(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account: str = Field(min_length=1)
+    consumer_id: str | None = None
+    ext_consumer_id: str | None = None
+
+
+class CloseConnections(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account: str = Field(min_length=1)
+    consumer_id: str | None = None
+    code: int = Field(ge=1000, le=4999)
+    reason: str = Field("closed through the control API", max_length=120)
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    raw = await request.read()
+    try:
+        doc = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidRequest(f"the body is not valid JSON: {exc}", where="$") from None
+    if not isinstance(doc, dict):
+        raise errors.InvalidRequest("the body must be a JSON object", where="$")
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "$" + "".join(f".{p}" for p in first["loc"])
+        msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+        raise errors.InvalidRequest(msg, where=where) from None
+
+
+async def expire_tokens(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        body: ExpireTokens = await _body(request, ExpireTokens)
+    except errors.MockleError as exc:
+        return error_response(exc.http_status, exc.title, exc.details, exc.where)
+    consumer = body.consumer_id
+    if consumer is None and body.ext_consumer_id is not None:
+        consumer = lp_consumer_id(body.account, body.ext_consumer_id)
+    fx = Effects()
+    count = runtime.engine.expire_tokens(body.account, consumer, fx)
+    runtime.hub.dispatch(fx)
+    return json_response({"expired": count, "closed": len(fx.closes)})
+
+
+def session_owner(session: Any) -> tuple[str | None, str | None]:
+    """(account, consumer id) of a registered WebSocket session, read duck-typed."""
+    inner = getattr(session, "core", None) or getattr(session, "session", None) or session
+    account = getattr(inner, "account", None) or getattr(session, "account", None)
+    consumer = getattr(inner, "consumer_id", None) or getattr(session, "consumer_id", None)
+    if consumer is None:
+        c = getattr(inner, "consumer", None)
+        consumer = getattr(c, "consumer_id", None) if c is not None else None
+    return (
+        str(account) if account is not None else None,
+        str(consumer) if consumer is not None else None,
+    )
+
+
+async def close_connections(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        body: CloseConnections = await _body(request, CloseConnections)
+    except errors.MockleError as exc:
+        return error_response(exc.http_status, exc.title, exc.details, exc.where)
+    hit = []
+    for session_id, session in list(runtime.hub.sessions.items()):
+        account, consumer = session_owner(session)
+        if account != body.account:
+            continue
+        if body.consumer_id is not None and consumer != body.consumer_id:
+            continue
+        hit.append(session_id)
+        session.close(body.code, body.reason)
+    return json_response({"closed": len(hit)})
+
+
+def setup(app: web.Application, runtime: Runtime) -> None:
+    if runtime.settings.admin_token:
+        app.middlewares.append(admin_middleware(runtime.settings.admin_token))
+    app.router.add_post("/_mockle/tokens/expire", expire_tokens)
+    app.router.add_post("/_mockle/connections/close", close_connections)

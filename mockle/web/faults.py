@@ -1,0 +1,201 @@
+"""Fault injection over HTTP: the ``/_mockle/faults`` routes and the middleware that applies them.
+
+REST targets (``csds``, ``sentinel``, ``idp``, ``conversation``, ``send``) and ``ws_connect`` are
+applied here, before the handler runs: a ``delay_ms`` first, then ``status`` (answered instead of
+the handler), ``drop`` (the TCP connection is aborted, nothing is written) or, for
+``ws_connect``, ``close_code`` (the socket is accepted and closed at once). ``ws_request`` and
+``webhook`` faults are applied by the UMS and webhook modules through :func:`plan_of`.
+
+The hot path: with no active fault the middleware costs one truth test. The request's consumer,
+conversation and type are read (token claims, JSON body) only when a fault for that target and
+account exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from mockle.core import errors
+from mockle.core.engine import Listener
+from mockle.core.faults import Fault, FaultPlan
+from mockle.web.app import Runtime, error_response, json_response
+from mockle.web.journal import Dropped, account_of, target_of
+
+PLAN = web.AppKey("faults", FaultPlan)
+FAULT_TARGETS = frozenset({"csds", "sentinel", "idp", "conversation", "send", "ws_connect"})
+
+
+def plan_of(runtime: Runtime) -> FaultPlan | None:
+    plan = runtime.extras.get("faults")
+    return plan if isinstance(plan, FaultPlan) else None
+
+
+def claims_of(token: str | None) -> dict[str, Any]:
+    """The claims of a JWT, unverified (only to route a fault; never to authenticate)."""
+    if not token:
+        return {}
+    token = token.strip()
+    if token[:4].lower() == "jwt ":
+        token = token[4:].strip()
+    elif token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        doc = orjson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def consumer_of_claims(claims: dict[str, Any]) -> str | None:
+    value = claims.get("lp_consumer_id") or claims.get("sub")
+    return str(value) if value is not None else None
+
+
+async def _details(
+    request: web.Request, target: str
+) -> tuple[str | None, str | None, list[str] | None]:
+    """(consumer id, conversation id, request types) of a request, for fault matching."""
+    if target == "ws_connect":
+        token = request.headers.get("Authorization") or request.match_info.get("jwt")
+        return consumer_of_claims(claims_of(token)), None, None
+    consumer = consumer_of_claims(claims_of(request.headers.get("X-LP-ON-BEHALF")))
+    if target not in ("conversation", "send"):
+        return consumer, None, None
+    try:
+        doc = orjson.loads(await request.read())
+    except (orjson.JSONDecodeError, web.HTTPException):
+        return consumer, None, None
+    items = doc if isinstance(doc, list) else [doc]
+    types = [str(i["type"]) for i in items if isinstance(i, dict) and "type" in i]
+    conv = None
+    for item in items:
+        body = item.get("body") if isinstance(item, dict) else None
+        if isinstance(body, dict):
+            value = body.get("conversationId") or body.get("dialogId")
+            if value:
+                conv = str(value)
+    return consumer, conv, types
+
+
+def _respond(fault: Fault, target: str) -> web.Response:
+    status, body, headers = fault.rest_response(target)
+    if isinstance(body, str):
+        return web.Response(text=body, status=status, headers=headers)
+    return json_response(body, status, headers)
+
+
+async def _close_socket(request: web.Request, fault: Fault) -> web.StreamResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    await ws.close(code=fault.close_code or 1011, message=fault.reason.encode()[:120])
+    return ws
+
+
+def drop(request: web.Request) -> None:
+    """Abort the connection without an answer (a ``drop`` fault)."""
+    if request.transport is not None:
+        request.transport.abort()
+    raise Dropped()
+
+
+def middleware(plan: FaultPlan) -> Any:
+    @web.middleware
+    async def inject_faults(request: web.Request, handler: Any) -> web.StreamResponse:
+        if not plan:
+            return await handler(request)  # type: ignore[no-any-return]
+        target = target_of(request)
+        account = account_of(request)
+        if target not in FAULT_TARGETS or not plan.armed(target, account):
+            return await handler(request)  # type: ignore[no-any-return]
+        assert target is not None
+        consumer, conv, types = await _details(request, target)
+        fault = plan.match(
+            target, account=account, consumer_id=consumer, conversation_id=conv, type=types
+        )
+        if fault is None:
+            return await handler(request)  # type: ignore[no-any-return]
+        if fault.delay_ms:
+            await asyncio.sleep(fault.delay_ms / 1000)
+        if fault.drop:
+            drop(request)
+        if fault.status is not None:
+            return _respond(fault, target)
+        if fault.close_code is not None and target == "ws_connect":
+            return await _close_socket(request, fault)
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return inject_faults
+
+
+# -- routes -----------------------------------------------------------------------------------
+
+
+async def _json(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        raise errors.InvalidRequest("the body is empty; a JSON object is expected", where="$")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidRequest(f"the body is not valid JSON: {exc}", where="$") from None
+
+
+def _error(exc: errors.MockleError) -> web.Response:
+    return error_response(exc.http_status, exc.title, exc.details, exc.where)
+
+
+async def add_fault(request: web.Request) -> web.Response:
+    plan = request.app[PLAN]
+    try:
+        fault = plan.add(await _json(request))
+    except errors.MockleError as exc:
+        return _error(exc)
+    return json_response({"id": fault.id}, 201)
+
+
+async def list_faults(request: web.Request) -> web.Response:
+    plan = request.app[PLAN]
+    account = request.query.get("account") or None
+    return json_response({"faults": [f.as_json() for f in plan.faults(account)]})
+
+
+async def delete_faults(request: web.Request) -> web.Response:
+    plan = request.app[PLAN]
+    return json_response({"deleted": plan.clear(request.query.get("account") or None)})
+
+
+async def delete_fault(request: web.Request) -> web.Response:
+    plan = request.app[PLAN]
+    try:
+        plan.delete(request.match_info["id"])
+    except errors.MockleError as exc:
+        return _error(exc)
+    return json_response({"deleted": 1})
+
+
+class _ResetFaults(Listener):
+    def __init__(self, plan: FaultPlan) -> None:
+        self.plan = plan
+
+    def on_reset(self, account: str | None) -> None:
+        self.plan.clear(account)
+
+
+def setup(app: web.Application, runtime: Runtime) -> None:
+    plan = FaultPlan()
+    app[PLAN] = plan
+    runtime.extras["faults"] = plan
+    runtime.engine.listeners.append(_ResetFaults(plan))
+    app.middlewares.append(middleware(plan))
+    app.router.add_post("/_mockle/faults", add_fault)
+    app.router.add_get("/_mockle/faults", list_faults)
+    app.router.add_delete("/_mockle/faults", delete_faults)
+    app.router.add_delete("/_mockle/faults/{id}", delete_fault)

@@ -1,0 +1,530 @@
+"""The request journal: what a client sent and what mockle answered, for tests to assert on.
+
+A bounded ring buffer (``--journal-size`` entries, default 10,000): the oldest entry goes when a
+new one comes, so memory stays flat however long mockle runs. Three kinds of entry:
+
+* every LiveEngage REST request with its response (``target`` as in faults: ``csds``,
+  ``sentinel``, ``idp``, ``conversation``, ``send``, ``ws_connect``; ``other`` for the rest);
+* every WebSocket frame (``target`` ``ws``, ``direction`` ``in`` or ``out``);
+* every webhook delivery attempt (``target`` ``webhook``).
+
+Recording is cheap: an entry keeps references to the bytes and dicts that were on the wire and
+is rendered (JSON parsed, tokens shortened, bodies truncated) only when someone reads it.
+``GET /_mockle/requests`` filters and, with ``wait``, long-polls: it answers as soon as ``min``
+matching entries exist, so clients wait on the entry itself instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from mockle.core.dialects import lookup
+from mockle.core.engine import Listener
+from mockle.web.app import Runtime, error_response, json_response
+
+BODY_LIMIT = 16_384  # bytes of a body kept per entry (and shown)
+SECRET_HEADERS = frozenset({"authorization", "x-lp-on-behalf", "x-liveperson-signature"})
+_ACCOUNT_IN_PATH = re.compile(r"/account/([^/]+)")
+_JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+def shorten(value: str) -> str:
+    """A secret as the journal shows it: its first 10 characters and an ellipsis."""
+    return value if len(value) <= 12 else value[:10] + "…"
+
+
+def _shorten_jwts(text: str) -> str:
+    return _JWT.sub(lambda m: shorten(m.group(0)), text)
+
+
+class Dropped(asyncio.CancelledError):
+    """Raised after a ``drop`` fault aborted the connection: nothing more is written."""
+
+
+@dataclass(slots=True, eq=False)
+class Entry:
+    """One journal entry, as recorded (references, not copies)."""
+
+    id: int
+    time: int
+    target: str
+    account: str | None
+    method: str | None
+    path: str | None
+    headers: Any  # a mapping or a list of (name, value) pairs
+    body: Any  # bytes, str or a JSON value
+    status: int | None
+    response: Any  # bytes, str, a JSON value or None
+    direction: str | None = None
+    consumer_id: str | None = None
+    session: str | None = None
+    conversation_id: str | None = None
+    type: str | None = None
+    error: str | None = None
+
+    # -- lazy views (computed on read) ----------------------------------------------------
+
+    def body_value(self) -> Any:
+        return _value(self.body)
+
+    def response_value(self) -> Any:
+        return _value(self.response)
+
+    def types(self) -> list[str]:
+        found = _types(self.body_value())
+        return [self.type, *found] if self.type is not None else found
+
+    def conversation_ids(self) -> set[str]:
+        found: set[str] = set()
+        if self.conversation_id is not None:
+            found.add(self.conversation_id)
+        _collect_conversations(self.body_value(), found, 0)
+        _collect_conversations(self.response_value(), found, 0)
+        return found
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "time": self.time,
+            "target": self.target,
+            "account": self.account,
+        }
+        if self.direction is not None:
+            out["direction"] = self.direction
+        if self.session is not None:
+            out["session"] = self.session
+        if self.consumer_id is not None:
+            out["consumer_id"] = self.consumer_id
+        out["method"] = self.method
+        out["path"] = _shorten_jwts(self.path) if self.path else self.path
+        out["headers"] = _headers(self.headers)
+        out["body"] = _shown(self.body)
+        out["status"] = self.status
+        out["response"] = _shown(self.response)
+        if self.type is not None:
+            out["type"] = self.type
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def _value(raw: Any) -> Any:
+    """Bytes or text parsed as JSON when they are JSON; other values as they are."""
+    if isinstance(raw, bytes | bytearray | memoryview | str):
+        data = bytes(raw) if not isinstance(raw, str) else raw
+        if not data:
+            return None
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+            return text
+    return raw
+
+
+def _shown(raw: Any) -> Any:
+    value = _value(raw)
+    if isinstance(value, str) and len(value) > BODY_LIMIT:
+        return value[:BODY_LIMIT] + "…"
+    return value
+
+
+def _headers(headers: Any) -> dict[str, str]:
+    if headers is None:
+        return {}
+    pairs: Iterable[tuple[str, str]] = (
+        headers.items() if isinstance(headers, Mapping) else list(headers)
+    )
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        name = str(key)
+        shown = shorten(value) if name.lower() in SECRET_HEADERS else value
+        out[name] = f"{out[name]}, {shown}" if name in out else shown
+    return out
+
+
+def _types(doc: Any) -> list[str]:
+    if isinstance(doc, dict):
+        t = doc.get("type")
+        return [t] if isinstance(t, str) else []
+    if isinstance(doc, list):
+        return [t for item in doc for t in _types(item) if not isinstance(item, list)]
+    return []
+
+
+def _collect_conversations(doc: Any, found: set[str], depth: int) -> None:
+    """Conversation and dialog ids anywhere a request, a response or a notification names them."""
+    if depth > 6:
+        return
+    if isinstance(doc, dict):
+        for key in ("conversationId", "dialogId", "convId"):
+            value = doc.get(key)
+            if isinstance(value, str) and value:
+                found.add(value)
+        for value in doc.values():
+            if isinstance(value, dict | list):
+                _collect_conversations(value, found, depth + 1)
+    elif isinstance(doc, list):
+        for item in doc:
+            _collect_conversations(item, found, depth + 1)
+
+
+def type_matches(wanted: str, names: Iterable[str]) -> bool:
+    """Whether ``wanted`` names one of ``names`` in any dialect.
+
+    ``ms.PublishEvent`` matches ``.ams.ms.PublishEvent``, and ``ContentEvent`` matches the webhook
+    key ``ms.MessagingEventNotification.ContentEvent``.
+    """
+    op = lookup(wanted)
+    last = wanted.rsplit(".", 1)[-1]
+    for name in names:
+        if name == wanted or name.rsplit(".", 1)[-1] == last:
+            return True
+        if op is not None:
+            other = lookup(name)
+            if other is not None and other[0] is op[0]:
+                return True
+    return False
+
+
+@dataclass(slots=True)
+class Query:
+    target: str | None = None
+    account: str | None = None
+    conversation_id: str | None = None
+    type: str | None = None
+    direction: str | None = None
+    consumer_id: str | None = None
+    after: int = 0
+
+    def __call__(self, e: Entry) -> bool:
+        if e.id <= self.after:
+            return False
+        if self.target is not None and e.target != self.target:
+            return False
+        if self.account is not None and e.account != self.account:
+            return False
+        if self.direction is not None and e.direction != self.direction:
+            return False
+        if self.consumer_id is not None and e.consumer_id != self.consumer_id:
+            return False
+        if self.type is not None and not type_matches(self.type, e.types()):
+            return False
+        return self.conversation_id is None or self.conversation_id in e.conversation_ids()
+
+
+class Journal:
+    def __init__(self, size: int, now_ms: Callable[[], int]) -> None:
+        self.entries: deque[Entry] = deque(maxlen=size)
+        self._ids = itertools.count(1)
+        self._now = now_ms
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def record(self, target: str, account: str | None, **fields: Any) -> Entry:
+        entry = Entry(
+            next(self._ids),
+            self._now(),
+            target,
+            account,
+            fields.pop("method", None),
+            fields.pop("path", None),
+            fields.pop("headers", None),
+            fields.pop("body", None),
+            fields.pop("status", None),
+            fields.pop("response", None),
+            **fields,
+        )
+        self.entries.append(entry)
+        if self._waiters:
+            self._wake()
+        return entry
+
+    def ws_frame(
+        self,
+        direction: str,
+        frame: Any,
+        *,
+        account: str | None,
+        session: str | None = None,
+        consumer_id: str | None = None,
+    ) -> None:
+        """A WebSocket frame: ``in`` (the text the client sent) or ``out`` (a frame dict)."""
+        self.record(
+            "ws",
+            account,
+            body=frame,
+            direction=direction,
+            session=session,
+            consumer_id=consumer_id,
+        )
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def select(self, query: Callable[[Entry], bool], limit: int | None = None) -> list[Entry]:
+        found = [e for e in self.entries if query(e)]
+        if limit is not None and len(found) > limit:
+            found = found[len(found) - limit :]
+        return found
+
+    async def wait_for(
+        self, query: Callable[[Entry], bool], count: int = 1, timeout: float = 5.0
+    ) -> list[Entry]:
+        """The matching entries once there are ``count`` of them, or what there is at timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = self.select(query)
+            left = deadline - loop.time()
+            if len(found) >= count or left <= 0:
+                return found
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(fut)
+            try:
+                await asyncio.wait_for(fut, left)
+            except TimeoutError:
+                return self.select(query)
+
+    def clear(self, account: str | None = None) -> int:
+        before = len(self.entries)
+        if account is None:
+            self.entries.clear()
+        else:
+            kept = [e for e in self.entries if e.account != account]
+            self.entries.clear()
+            self.entries.extend(kept)
+        return before - len(self.entries)
+
+
+JOURNAL = web.AppKey("journal", Journal)
+
+
+class _ResetJournal(Listener):
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def on_reset(self, account: str | None) -> None:
+        self.journal.clear(account)
+
+
+def journal_of(runtime: Runtime) -> Journal | None:
+    """The journal of a running mockle (other web modules record through it)."""
+    j = runtime.extras.get("journal")
+    return j if isinstance(j, Journal) else None
+
+
+# -- which LiveEngage service a route belongs to --------------------------------------------
+
+
+def target_of_path(path: str) -> str | None:
+    """The fault/journal target of a request path; ``None`` for the control API."""
+    if path.startswith("/_mockle"):
+        return None
+    if path.startswith("/ws_api/"):
+        return "ws_connect"
+    if path.startswith("/sentinel/"):
+        return "sentinel"
+    if "/service/" in path and "baseURI" in path:
+        return "csds"
+    if path.endswith("/messaging/consumer/conversation/send"):
+        return "send"
+    if path.endswith("/messaging/consumer/conversation"):
+        return "conversation"
+    if path.startswith("/api/account/") and (
+        path.endswith(("/consumer", "/signup")) or "/authorize" in path or "/authenticate" in path
+    ):
+        return "idp"
+    return "other"
+
+
+_TARGETS: dict[str, str | None] = {}
+
+
+def target_of(request: web.Request) -> str | None:
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None:  # no route matched: judge by the path
+        return target_of_path(request.path)
+    key = resource.canonical
+    target = _TARGETS.get(key, "")
+    if target == "":
+        target = _TARGETS[key] = target_of_path(key)
+    return target
+
+
+def account_of(request: web.Request) -> str | None:
+    account = request.match_info.get("account")
+    if account is not None:
+        return account
+    m = _ACCOUNT_IN_PATH.search(request.path)
+    return m.group(1) if m else None
+
+
+# -- middleware and routes --------------------------------------------------------------------
+
+
+async def _request_body(request: web.Request) -> bytes:
+    if not request.body_exists:
+        return b""
+    try:
+        data = await request.read()
+    except Exception:  # too large or a broken stream: the handler already answered
+        return b""
+    return data[:BODY_LIMIT] if len(data) > BODY_LIMIT else data
+
+
+def _is_upgrade(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def middleware(journal: Journal) -> Any:
+    @web.middleware
+    async def journal_requests(request: web.Request, handler: Any) -> web.StreamResponse:
+        target = target_of(request)
+        if target is None:
+            return await handler(request)  # type: ignore[no-any-return]
+        account = account_of(request)
+        path = request.path_qs
+        if target == "ws_connect" and _is_upgrade(request):
+            entry = journal.record(
+                target, account, method=request.method, path=path, headers=request.headers
+            )
+            resp = await handler(request)
+            if not isinstance(resp, web.WebSocketResponse) or entry.status is None:
+                entry.status = 101 if isinstance(resp, web.WebSocketResponse) else resp.status
+                if not isinstance(resp, web.WebSocketResponse) and isinstance(resp, web.Response):
+                    entry.response = resp.body
+            return resp  # type: ignore[no-any-return]
+        try:
+            resp = await handler(request)
+        except Dropped:
+            journal.record(
+                target,
+                account,
+                method=request.method,
+                path=path,
+                headers=request.headers,
+                body=await _request_body(request),
+                error="dropped by a fault",
+            )
+            raise
+        except web.HTTPException as exc:  # 404/405 for unknown routes: still what was sent
+            journal.record(
+                target,
+                account,
+                method=request.method,
+                path=path,
+                headers=request.headers,
+                body=await _request_body(request),
+                status=exc.status,
+                error=exc.reason,
+            )
+            raise
+        body = await _request_body(request)
+        response = resp.body if isinstance(resp, web.Response) else None
+        if isinstance(response, bytes) and len(response) > BODY_LIMIT:
+            response = response[:BODY_LIMIT]
+        journal.record(
+            target,
+            account,
+            method=request.method,
+            path=path,
+            headers=request.headers,
+            body=body,
+            status=resp.status,
+            response=response,
+        )
+        return resp  # type: ignore[no-any-return]
+
+    return journal_requests
+
+
+def _int(request: web.Request, name: str, default: int | None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"query parameter {name!r} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"query parameter {name!r} must not be negative, got {raw!r}")
+    return value
+
+
+def _float(request: web.Request, name: str) -> float:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"query parameter {name!r} must be a number, got {raw!r}") from None
+    if not 0 <= value <= 300:
+        raise ValueError(f"query parameter {name!r} must be between 0 and 300 seconds")
+    return value
+
+
+def query_of(request: web.Request) -> Query:
+    q = request.query
+    direction = q.get("direction")
+    if direction not in (None, "in", "out"):
+        raise ValueError(f"query parameter 'direction' must be 'in' or 'out', got {direction!r}")
+    return Query(
+        target=q.get("target") or None,
+        account=q.get("account") or None,
+        conversation_id=q.get("conversation_id") or None,
+        type=q.get("type") or None,
+        direction=direction,
+        consumer_id=q.get("consumer_id") or None,
+        after=_int(request, "after", 0) or 0,
+    )
+
+
+async def get_requests(request: web.Request) -> web.Response:
+    journal = request.app[JOURNAL]
+    try:
+        query = query_of(request)
+        limit = _int(request, "limit", None)
+        wait = _float(request, "wait")
+        count = _int(request, "min", 1) or 1
+    except ValueError as exc:
+        return error_response(400, "Bad Request", str(exc))
+    if wait > 0:
+        found = await journal.wait_for(query, count, wait)
+        if limit is not None and len(found) > limit:
+            found = found[len(found) - limit :]
+    else:
+        found = journal.select(query, limit)
+    return json_response({"requests": [e.as_json() for e in found]})
+
+
+async def delete_requests(request: web.Request) -> web.Response:
+    journal = request.app[JOURNAL]
+    removed = journal.clear(request.query.get("account") or None)
+    return json_response({"deleted": removed})
+
+
+def setup(app: web.Application, runtime: Runtime) -> None:
+    journal = Journal(runtime.settings.journal_size, runtime.engine.clock.now_ms)
+    app[JOURNAL] = journal
+    runtime.extras["journal"] = journal
+    runtime.engine.listeners.append(_ResetJournal(journal))
+    app.middlewares.append(middleware(journal))
+    app.router.add_get("/_mockle/requests", get_requests)
+    app.router.add_delete("/_mockle/requests", delete_requests)
