@@ -21,12 +21,12 @@ message and ``where`` = the JSON path (``$.body.event.message``).
 from __future__ import annotations
 
 import copy
+import heapq
 import json
 import pathlib
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import fastjsonschema
 import jsonschema.exceptions
@@ -67,21 +67,85 @@ def _short(value: object) -> str:
     return text
 
 
+def _quote_list(items: list[str]) -> str:
+    quoted = [repr(item) for item in items]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _describe_alternatives(error: jsonschema.exceptions.ValidationError) -> str:
+    """Explain an ``anyOf`` / ``oneOf`` failure whose branches all fail at the same place."""
+    here = [sub for sub in error.context if len(sub.relative_path) == 0]
+    if here and len(here) == len(error.context):
+        kinds = {sub.validator for sub in here}
+        if kinds == {"type"}:
+            types: list[str] = []
+            for sub in here:
+                value = sub.validator_value
+                for name in value if isinstance(value, list) else [value]:
+                    if name not in types:
+                        types.append(str(name))
+            return f"{_short(error.instance)} is not of type {_quote_list(types)}"
+        if kinds == {"required"}:
+            missing: list[str] = []
+            for sub in here:
+                required: Any = sub.validator_value
+                present: Any = sub.instance
+                for name in required:
+                    if name not in missing and name not in present:
+                        missing.append(str(name))
+            return f"one of {_quote_list(missing)} is a required property"
+    return f"{_short(error.instance)} does not match any of the accepted shapes"
+
+
 def _describe(error: jsonschema.exceptions.ValidationError) -> str:
     """A plain-words message for one jsonschema error, with long values abbreviated."""
     validator = error.validator
     instance = error.instance
     if validator in ("anyOf", "oneOf"):
-        return f"{_short(instance)} does not match any of the accepted shapes"
+        return _describe_alternatives(error)
     if validator == "not":
+        last = error.path[-1] if error.path else None
+        if error.validator_value == {} and isinstance(last, str):
+            return f"{last!r} must not be present"
         return f"{_short(instance)} is not allowed here"
-    if validator is False or (validator == "false" and error.validator_value is False):
-        return "this member must not be present"
     message = error.message
     if len(message) > 2 * _MAX_REPR + 40:
         # jsonschema embeds the whole instance in some messages; keep them readable.
         message = message.replace(repr(instance), _short(instance))
     return message
+
+
+def _best_error(
+    errors: Iterable[jsonschema.exceptions.ValidationError],
+) -> jsonschema.exceptions.ValidationError | None:
+    """:func:`~jsonschema.exceptions.best_match`, then look inside unresolved alternatives.
+
+    ``best_match`` stops at an ``anyOf`` / ``oneOf`` whose branches fail equally deep, e.g. a
+    bare element checked against ``{"anyOf": [{"type": "array", ...}, X]}``. When some
+    branches fail only because the value has another JSON type, the error is in the branches
+    the value does fit: descend into those, deepest error first.
+    """
+    best: jsonschema.exceptions.ValidationError | None
+    best = jsonschema.exceptions.best_match(errors)
+    while best is not None and best.validator in ("anyOf", "oneOf") and best.context:
+        fitting = [
+            sub for sub in best.context if not (sub.validator == "type" and not sub.relative_path)
+        ]
+        if not fitting or len(fitting) == len(best.context):
+            break
+        deepest = heapq.nsmallest(1, fitting, key=jsonschema.exceptions.relevance)
+        best = jsonschema.exceptions.best_match(deepest)
+    return best
+
+
+def _fast_message(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    """fastjsonschema's message without its ``data.x.y`` prefix, led by the offending value."""
+    message = exc.message
+    if exc.name and message.startswith(exc.name):
+        message = message[len(exc.name) :].strip()
+    return f"{_short(exc.value)} {message}"
 
 
 def _fast_path(exc: fastjsonschema.JsonSchemaValueException) -> str:
@@ -219,8 +283,8 @@ class SchemaSet:
     def _explain(
         self, name: str, doc: object, fast_error: fastjsonschema.JsonSchemaValueException
     ) -> tuple[str, str]:
-        best = jsonschema.exceptions.best_match(self._slow_validator(name).iter_errors(doc))
+        best = _best_error(self._slow_validator(name).iter_errors(doc))
         if best is None:
             # The two implementations disagree (should not happen): trust the fast one.
-            return fast_error.message, _fast_path(fast_error)
+            return _fast_message(fast_error), _fast_path(fast_error)
         return _describe(best), best.json_path
