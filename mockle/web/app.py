@@ -105,9 +105,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     runtime = Runtime(settings, engine, Hub())
     app = web.Application(client_max_size=settings.max_body_size, middlewares=[last_resort])
     app[RUNTIME] = runtime
+    rest.setup(app, runtime)  # first: the hot routes resolve first
     for module in _modules():
         module.setup(app, runtime)
-    rest.setup(app, runtime)
 
     async def on_startup(app: web.Application) -> None:
         runtime.ready = True
