@@ -1,0 +1,254 @@
+"""The UMS consumer WebSocket over a real socket (aiohttp test client)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import jwt
+import pytest
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient
+
+from mockle.core.engine import Effects
+from mockle.settings import Settings
+from mockle.web.app import create_app
+
+from .ums_client import ACC, WAIT, WS, Ws, connect, runtime, signup
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def settings(**kw: Any) -> Settings:
+    return Settings(port=0, agent="manual", **kw)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any) -> TestClient:
+    return await aiohttp_client(create_app(settings()))
+
+
+def sub(token: str) -> str:
+    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+
+
+async def test_every_way_of_presenting_the_token(client: TestClient) -> None:
+    token = await signup(client)
+    ways = [
+        (WS + "?v=3", {"Authorization": f"jwt {token}"}),
+        (WS + "?v=3", {"Authorization": token}),
+        (f"{WS}/{token}?v=3", {}),
+        (f"{WS}/{token}?v=2", {}),
+    ]
+    for path, headers in ways:
+        ws = await connect(client, path, headers=headers)
+        resp = await ws.req({"kind": "req", "id": "1", "type": "GetClock"})
+        assert resp["code"] == 200 and resp["type"] == "GetClockResponse", (path, resp)
+        assert isinstance(resp["body"]["currentTime"], int)
+        await ws.ws.close()
+
+
+async def test_init_connection_and_client_properties_from_header_query_and_init(
+    client: TestClient,
+) -> None:
+    token = await signup(client)
+    props = '{"type":".ClientProperties","deviceFamily":"MOBILE","features":["AUTO_MESSAGES"]}'
+    ws = await connect(
+        client, WS + "?v=3&os=ANDROID&appVersion=1.2", headers={"Client-Properties": props}
+    )
+    early = await ws.req({"kind": "req", "id": 1, "type": "cm.ConsumerRequestConversation"})
+    assert early["code"] == 401 and early["reqId"] == "1"
+    init = {
+        "id": "0",
+        "type": "InitConnection",
+        "headers": [
+            {"type": ".ams.headers.ClientProperties", "deviceModel": "Pixel"},
+            {"type": ".ams.headers.ConsumerAuthentication", "jwt": token},
+        ],
+    }
+    resp = await ws.req(init)
+    assert resp == {
+        "kind": "resp",
+        "reqId": "0",
+        "code": 200,
+        "body": "Connection initialized successfully",
+        "type": "StringResponse",
+    }
+    resp = await ws.req({"kind": "req", "id": 1, "type": "cm.ConsumerRequestConversation"})
+    conv = runtime(client).engine.conversation(ACC, resp["body"]["conversationId"])
+    assert conv.client_properties is not None
+    assert conv.client_properties["deviceFamily"] == "MOBILE"
+    assert conv.client_properties["os"] == "ANDROID"
+    assert conv.client_properties["appVersion"] == "1.2"
+    assert conv.client_properties["deviceModel"] == "Pixel"
+    assert "AUTO_MESSAGES" in conv.features
+
+
+async def test_bad_tokens_close_4401(client: TestClient) -> None:
+    for headers in (
+        {"Authorization": "jwt nonsense"},
+        {"Authorization": await signup(client, "another-account")},
+    ):
+        ws = await connect(client, headers=headers)
+        code, reason = await ws.closed()
+        assert code == 4401 and "token" in reason
+
+
+async def test_no_init_connection_within_the_window_closes_4401(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(create_app(settings(ws_auth_timeout=0.2)))
+    ws = await connect(client)
+    code, reason = await ws.closed()
+    assert code == 4401 and "InitConnection" in reason
+
+
+async def test_idle_socket_is_closed_and_pings_or_frames_keep_it_open(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(create_app(settings(ws_idle_timeout=0.4)))
+    token = await signup(client)
+    headers = {"Authorization": f"jwt {token}"}
+    idle = await connect(client, headers=headers)
+    pinger = await connect(client, headers=headers, autoping=False)
+    talker = await connect(client, headers=headers)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while loop.time() - started < 0.8:  # twice the idle timeout
+        await pinger.ws.ping(b"k")
+        msg = await pinger.ws.receive(timeout=WAIT)
+        assert msg.type is WSMsgType.PONG and msg.data == b"k"
+        assert (await talker.req({"id": "c", "type": "GetClock"}))["code"] == 200
+        await asyncio.sleep(0.1)  # pacing the keep-alives, not waiting for a result
+    code, reason = await idle.closed()
+    assert code == 1000 and "idle" in reason
+    assert not pinger.ws.closed and not talker.ws.closed
+    assert (await talker.req({"id": "c", "type": "KeepAlive"}))["body"] == "OK"
+
+
+async def test_revoked_tokens_close_4407_signup_and_4401_connector(client: TestClient) -> None:
+    rt = runtime(client)
+    token = await signup(client)
+    jws = rt.engine.tokens.mint_consumer_jws(ACC, "ext-1", None)
+    signup_ws = await connect(client, headers={"Authorization": f"jwt {token}"})
+    jws_ws = await connect(client, headers={"Authorization": f"jwt {jws}"})
+    for ws in (signup_ws, jws_ws):  # both are up
+        assert (await ws.req({"id": "c", "type": "GetClock"}))["code"] == 200
+    fx = Effects()
+    rt.engine.expire_tokens(ACC, None, fx)
+    rt.hub.dispatch(fx)
+    assert (await signup_ws.closed())[0] == 4407
+    assert (await jws_ws.closed())[0] == 4401
+
+
+async def test_natural_expiry_while_connected_closes_4407(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(create_app(settings(signup_jwt_ttl=1)))
+    ws = await connect(client, headers={"Authorization": f"jwt {await signup(client)}"})
+    assert (await ws.req({"id": "c", "type": "GetClock"}))["code"] == 200
+    code, reason = await ws.closed()
+    assert code == 4407 and "expired" in reason
+
+
+async def test_huge_frame_closes_1009_and_others_carry_on(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(create_app(settings(ws_max_frame=2048)))
+    token = await signup(client)
+    headers = {"Authorization": f"jwt {token}"}
+    big, other = await connect(client, headers=headers), await connect(client, headers=headers)
+    await big.send({"id": "1", "type": "GetClock", "body": {"pad": "x" * 4096}})
+    assert (await big.closed())[0] == 1009
+    assert (await other.req({"id": "2", "type": "GetClock"}))["code"] == 200
+
+
+async def test_bad_frames_answer_400_and_the_socket_lives_on(client: TestClient) -> None:
+    ws = await connect(client, headers={"Authorization": f"jwt {await signup(client)}"})
+    await ws.ws.send_str('{"kind": "req", "id": 2, "type": ".ams.ms.PublishEvent"')
+    resp = await ws.recv()
+    assert resp["code"] == 400 and resp["reqId"] == "0" and "not valid JSON" in resp["body"]
+    await ws.ws.send_bytes(b'{"id": "1", "type": "GetClock"}')
+    resp = await ws.recv()
+    assert resp["code"] == 400 and "binary frames" in resp["body"]
+    for frame in ("[]", "1", '"x"', '{"id": 3, "type": "nope.Nope"}'):
+        await ws.ws.send_str(frame)
+        assert (await ws.recv())["code"] == 400
+    assert (await ws.req({"id": "ok", "type": "GetClock"}))["code"] == 200
+    assert runtime(client).extras["ums"].bugs == 0
+
+
+async def test_not_a_websocket_request_and_bad_version(client: TestClient) -> None:
+    r = await client.get(WS + "?v=3")
+    assert r.status == 426
+    assert (await r.json())["body"]["title"] == "Upgrade Required"
+    r = await client.get(WS + "?v=9", headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+    assert r.status == 400 and "v='9'" in (await r.json())["body"]["details"]
+
+
+async def test_dialects_over_the_wire_and_cross_channel(client: TestClient) -> None:
+    rt = runtime(client)
+    token = await signup(client)
+    ams = await connect(client, headers={"Authorization": token})
+    short = await connect(client, headers={"Authorization": f"jwt {token}"})
+    resp = await ams.req({"kind": "req", "id": 1, "type": ".ams.cm.ConsumerRequestConversation"})
+    assert resp["type"] == ".ams.cm.types.RequestConversation$Response"
+    conv_id = resp["body"]["conversationId"]
+    sub_frame = {"id": "22", "type": ".ams.ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}}
+    assert (await ams.req(sub_frame))["type"] == ".ams.GenericSubscribe$Response"
+    assert (await ams.recv())["type"] == ".ams.ms.MessagingEventNotification"
+    sub_frame = {"id": "3", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}}
+    assert (await short.req(sub_frame))["type"] == "GenericSubscribeResponse"
+    assert (await short.recv())["body"]["changes"] == []
+    # the agent (engine) speaks: both sockets get it, each in its dialect
+    fx = Effects()
+    event = {"type": "ContentEvent", "contentType": "text/plain", "message": "hello"}
+    rt.engine.agent_publish(rt.engine.conversation(ACC, conv_id), event, fx)
+    rt.hub.dispatch(fx)
+    assert (await ams.recv())["type"] == ".ams.ms.MessagingEventNotification"
+    note = await short.recv()
+    assert note["type"] == "ms.MessagingEventNotification"
+    assert note["body"]["changes"][0]["event"]["message"] == "hello"
+    # one socket publishes: the publisher gets resp then echo, the other socket the event
+    publish = {
+        "kind": "req",
+        "id": 2,
+        "type": "ms.PublishEvent",
+        "body": {"dialogId": conv_id, "event": {**event, "message": "hi there"}},
+    }
+    resp = await short.req(publish)
+    assert resp["type"] == "ms.PublishEventResponse" and resp["body"] == {"sequence": 1}
+    echo = await short.recv()
+    assert echo["body"]["changes"][0]["originatorId"] == sub(token)
+    other = await ams.recv()
+    assert other["body"]["changes"][0]["originatorPid"] == sub(token)
+
+
+async def test_shutdown_closes_sockets_with_1001(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(create_app(settings()))
+    ws = await connect(client, headers={"Authorization": f"jwt {await signup(client)}"})
+    assert (await ws.req({"id": "c", "type": "GetClock"}))["code"] == 200
+    closing = asyncio.ensure_future(ws.closed())
+    await client.server.app.shutdown()
+    code, reason = await asyncio.wait_for(closing, WAIT)
+    assert code == 1001 and reason == "server shutdown"
+
+
+async def test_many_subscribers_and_publishers_keep_order(client: TestClient) -> None:
+    token = await signup(client)
+    headers = {"Authorization": f"jwt {token}"}
+    owner = await connect(client, headers=headers)
+    resp = await owner.req({"id": 1, "type": "cm.ConsumerRequestConversation"})
+    conv_id = resp["body"]["conversationId"]
+    watchers: list[Ws] = []
+    for _ in range(3):
+        w = await connect(client, headers=headers)
+        await w.req({"id": "s", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}})
+        await w.recv()
+        watchers.append(w)
+    publishers = [await connect(client, headers=headers) for _ in range(4)]
+
+    async def talk(ws: Ws, n: int) -> None:
+        for i in range(n):
+            event = {"type": "ContentEvent", "contentType": "text/plain", "message": str(i)}
+            await ws.send({"id": i, "type": "ms.PublishEvent", "body": {"dialogId": conv_id, "event": event}})
+
+    await asyncio.gather(*(talk(p, 25) for p in publishers))
+    for w in watchers:
+        seqs = [(await w.recv())["body"]["changes"][0]["sequence"] for _ in range(100)]
+        assert seqs == list(range(100))
+    for p in publishers:
+        got = [await p.recv() for _ in range(25)]
+        assert all(r["kind"] == "resp" and r["code"] == 200 for r in got)
