@@ -1,26 +1,220 @@
-"""pytest plugin (registered through the ``pytest11`` entry point): mockle fixtures.
+"""pytest plugin (registered through the ``pytest11`` entry point; installing mockle is enough).
 
-``mockle``: a fresh in-process mockle per test, already listening on a port the OS chose.
+Fixtures:
+
+* ``mockle`` -- a fresh in-process mockle for one test: already listening on a port the OS
+  picked (mockle binds port 0 itself and keeps the socket, so there is no port race), stopped
+  after the test. The test fails if the server hit a bug (a 500) while it ran.
+* ``mockle_server`` -- one mockle for the whole session; ``mockle_account`` gives each test its
+  own account on it (reset after the test) and ``mockle_shared`` the same handle as ``mockle``
+  for that account. Accounts are tenants: tests never see each other's state.
+* ``mockle_settings`` / ``mockle_session_settings`` -- override these to configure the servers.
+
+With ``--mockle-url URL`` (or ``MOCKLE_URL``) every fixture drives that external mockle (e.g.
+the container) instead: each test gets a fresh account there, reset afterwards, so the same
+suite runs both ways. ``--mockle-admin-token`` / ``MOCKLE_ADMIN_TOKEN`` pass its admin token.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 
+from mockle.client import DEFAULT_ACCOUNT, AsyncMockleClient, MockleClient
+from mockle.core.engine import Engine
 from mockle.server import ThreadedMockle
 from mockle.settings import Settings
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mockle", "mockle LiveEngage emulator")
+    group.addoption(
+        "--mockle-url",
+        default=None,
+        help="drive this running mockle (e.g. http://localhost:8080) instead of in-process "
+        "servers [env MOCKLE_URL]",
+    )
+    group.addoption(
+        "--mockle-admin-token",
+        default=None,
+        help="admin token of the external mockle [env MOCKLE_ADMIN_TOKEN]",
+    )
+
+
+def external_url(config: pytest.Config) -> str | None:
+    url = config.getoption("mockle_url", None) or os.environ.get("MOCKLE_URL") or None
+    return str(url).rstrip("/") if url else None
+
+
+def _admin_token(config: pytest.Config) -> str | None:
+    token = config.getoption("mockle_admin_token", None) or os.environ.get("MOCKLE_ADMIN_TOKEN")
+    return str(token) if token else None
+
+
+def fresh_account() -> str:
+    """An account name no other test uses (tests in parallel against one mockle stay apart)."""
+    return "le" + uuid.uuid4().hex[:12]
+
+
+@dataclass
+class MockleHandle:
+    """What the fixtures give a test: where mockle is, the test's account, and clients."""
+
+    url: str
+    account: str
+    server: ThreadedMockle | None = None
+    admin_token: str | None = None
+    _client: MockleClient | None = field(default=None, repr=False)
+
+    @property
+    def external(self) -> bool:
+        return self.server is None
+
+    @property
+    def address(self) -> str:
+        """host:port, as the Domain API hands it out."""
+        return self.url.split("://", 1)[-1]
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of an in-process mockle (not available in external mode)."""
+        if self.server is None:
+            raise RuntimeError("the engine is only reachable in-process (not with --mockle-url)")
+        return self.server.engine
+
+    @property
+    def client(self) -> MockleClient:
+        """A synchronous client bound to this test's account (created on first use)."""
+        if self._client is None:
+            self._client = MockleClient(
+                self.url, account=self.account, admin_token=self.admin_token
+            )
+        return self._client
+
+    def aclient(self) -> AsyncMockleClient:
+        """A new async client for this test's account: ``async with mockle.aclient() as m:``."""
+        return AsyncMockleClient(self.url, account=self.account, admin_token=self.admin_token)
+
+    def bugs(self) -> list[str]:
+        if self.server is None:
+            return []
+        return list(self.server.server.runtime.extras.get("bugs", []))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _fail_on_bugs(handle: MockleHandle, before: int) -> None:
+    bugs = handle.bugs()[before:]
+    if bugs:
+        pytest.fail(
+            "mockle hit a bug (answered 500) during this test: " + "; ".join(bugs[:5]),
+            pytrace=False,
+        )
+
+
+def _reset_account(handle: MockleHandle) -> None:
+    try:
+        handle.client.reset(account=handle.account)
+    finally:
+        handle.close()
+
+
 @pytest.fixture
 def mockle_settings() -> Settings:
-    """Override this fixture to configure the ``mockle`` fixture."""
+    """Settings of the ``mockle`` fixture's server; override this fixture to change them."""
+    return Settings(port=0, agent="manual", agent_delay_ms=0, webhook_retry_interval=0.01)
+
+
+@pytest.fixture(scope="session")
+def mockle_session_settings() -> Settings:
+    """Settings of the ``mockle_server`` fixture's server; override to change them."""
     return Settings(port=0, agent="manual", agent_delay_ms=0, webhook_retry_interval=0.01)
 
 
 @pytest.fixture
-def mockle(mockle_settings: Settings) -> Iterator[ThreadedMockle]:
-    """A fresh mockle for this test; stopped afterwards."""
-    with ThreadedMockle(mockle_settings) as server:
-        yield server
+def mockle(request: pytest.FixtureRequest, mockle_settings: Settings) -> Iterator[MockleHandle]:
+    """A fresh mockle for this test, listening before the test starts; stopped afterwards."""
+    url = external_url(request.config)
+    if url is not None:
+        handle = MockleHandle(url, fresh_account(), admin_token=_admin_token(request.config))
+        yield handle
+        _reset_account(handle)
+        return
+    server = ThreadedMockle(mockle_settings).start()
+    handle = MockleHandle(server.url, DEFAULT_ACCOUNT, server, mockle_settings.admin_token)
+    try:
+        yield handle
+    finally:
+        handle.close()
+        server.stop()
+    _fail_on_bugs(handle, 0)
+
+
+@dataclass
+class SharedMockle:
+    """The session's mockle: in-process (``server``) or external (``url``)."""
+
+    url: str
+    server: ThreadedMockle | None
+    admin_token: str | None
+
+    def handle(self, account: str) -> MockleHandle:
+        return MockleHandle(self.url, account, self.server, self.admin_token)
+
+
+@pytest.fixture(scope="session")
+def mockle_server(
+    request: pytest.FixtureRequest, mockle_session_settings: Settings
+) -> Iterator[SharedMockle]:
+    """One mockle for the whole session (in-process, or the ``--mockle-url`` one)."""
+    url = external_url(request.config)
+    if url is not None:
+        yield SharedMockle(url, None, _admin_token(request.config))
+        return
+    server = ThreadedMockle(mockle_session_settings).start()
+    try:
+        yield SharedMockle(server.url, server, mockle_session_settings.admin_token)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mockle_shared(mockle_server: SharedMockle) -> Iterator[MockleHandle]:
+    """This test's own account on the session's mockle; the account is reset afterwards."""
+    handle = mockle_server.handle(fresh_account())
+    before = len(handle.bugs())
+    yield handle
+    _reset_account(handle)
+    _fail_on_bugs(handle, before)
+
+
+@pytest.fixture
+def mockle_account(mockle_shared: MockleHandle) -> str:
+    """The account of this test on the session's mockle (reset after the test)."""
+    return mockle_shared.account
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    url = external_url(config)
+    return [f"mockle: external server {url}"] if url else None
+
+
+__all__ = [
+    "MockleHandle",
+    "SharedMockle",
+    "external_url",
+    "fresh_account",
+    "mockle",
+    "mockle_account",
+    "mockle_server",
+    "mockle_session_settings",
+    "mockle_settings",
+    "mockle_shared",
+]

@@ -1,0 +1,938 @@
+"""A typed Python client for mockle: the control API and the LiveEngage flows a test needs.
+
+``AsyncMockleClient`` (aiohttp) is the real client; ``MockleClient`` is a thin synchronous
+wrapper that runs it on a private event loop in a thread. Both are bound to one account (each
+test its own account = isolation) and accept another one per call where that makes sense.
+
+Waiting never sleeps: :meth:`AsyncMockleClient.wait_for_event` long-polls
+``/_mockle/conversations/{id}/events``, :meth:`AsyncMockleClient.wait_for_requests` long-polls
+the journal and :meth:`AsyncMockleClient.webhook_deliveries` the delivery log; the server
+answers the moment the awaited thing happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+
+from mockle import assertions
+
+DEFAULT_ACCOUNT = "le12345678"
+T = TypeVar("T")
+Event = dict[str, Any]
+Predicate = Callable[[Event], bool]
+
+
+class MockleClientError(Exception):
+    """mockle answered a call with an unexpected status."""
+
+    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
+        self.method, self.path, self.status, self.body = method, path, status, body
+        super().__init__(f"{method} {path} -> {status}: {_short(body)}")
+
+
+class WaitTimeout(AssertionError):
+    """What was awaited did not happen in time (an assertion failure in a test)."""
+
+
+def _short(body: Any, limit: int = 400) -> str:
+    text = body if isinstance(body, str) else orjson.dumps(body).decode()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _claims(token: str) -> dict[str, Any]:
+    part = token.split(".")[1]
+    doc = orjson.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return doc if isinstance(doc, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """A Connector API consumer: its AppJWT, ConsumerJWS and LivePerson consumer id."""
+
+    account: str
+    ext_id: str
+    app_jwt: str
+    consumer_jws: str
+    consumer_id: str
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.app_jwt, "X-LP-ON-BEHALF": self.consumer_jws}
+
+
+@dataclass(frozen=True, slots=True)
+class AppCredentials:
+    account: str
+    client_id: str
+    client_secret: str
+
+
+def _drop_none(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def text_event(text: str) -> Event:
+    return {"type": "ContentEvent", "contentType": "text/plain", "message": text}
+
+
+class AsyncFaults:
+    """``client.faults``: add, list and delete faults (scoped to the client's account)."""
+
+    def __init__(self, client: AsyncMockleClient) -> None:
+        self._c = client
+
+    async def add(
+        self,
+        target: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        delay_ms: int | None = None,
+        close_code: int | None = None,
+        reason: str | None = None,
+        drop: bool = False,
+        times: int | None = None,
+        probability: float | None = None,
+        seed: int | None = None,
+        consumer_id: str | None = None,
+        conversation_id: str | None = None,
+        type: str | None = None,
+        account: str | None = None,
+    ) -> str:
+        """Register a fault; its id. ``match.account`` is the client's account by default."""
+        match = _drop_none(
+            account=account or self._c.account,
+            consumer_id=consumer_id,
+            conversation_id=conversation_id,
+            type=type,
+        )
+        spec = _drop_none(
+            target=target,
+            match=match,
+            status=status,
+            body=body,
+            headers=headers,
+            delay_ms=delay_ms,
+            close_code=close_code,
+            reason=reason,
+            drop=drop or None,
+            times=times,
+            probability=probability,
+            seed=seed,
+        )
+        doc = await self._c.call("POST", "/_mockle/faults", spec, expect=201)
+        return str(doc["id"])
+
+    async def list(self, *, account: str | None = None) -> list[dict[str, Any]]:
+        doc = await self._c.call(
+            "GET", "/_mockle/faults", params={"account": self._c._acc(account)}
+        )
+        return list(doc["faults"])
+
+    async def delete(self, fault_id: str) -> None:
+        await self._c.call("DELETE", f"/_mockle/faults/{fault_id}")
+
+    async def clear(self, *, account: str | None = None) -> int:
+        doc = await self._c.call(
+            "DELETE", "/_mockle/faults", params={"account": self._c._acc(account)}
+        )
+        return int(doc["deleted"])
+
+
+class AsyncAgent:
+    """``client.agent``: the agent side of a conversation, through the control API."""
+
+    def __init__(self, client: AsyncMockleClient) -> None:
+        self._c = client
+
+    async def join(self, conversation_id: str, agent_id: str | None = None) -> str:
+        body = _drop_none(agentId=agent_id)
+        doc = await self._c.call(
+            "POST", f"/_mockle/conversations/{conversation_id}/agent/join", body
+        )
+        return str(doc["agentId"])
+
+    async def publish(self, conversation_id: str, event: Event, **extra: Any) -> int:
+        doc = await self._c.call(
+            "POST",
+            f"/_mockle/conversations/{conversation_id}/agent/publish",
+            {"event": event, **extra},
+        )
+        return int(doc.get("sequence") or 0)
+
+    async def say(self, conversation_id: str, text: str) -> int:
+        return await self.publish(conversation_id, text_event(text))
+
+    async def typing(self, conversation_id: str, typing: bool = True) -> None:
+        state = "COMPOSING" if typing else "ACTIVE"
+        await self.publish(conversation_id, {"type": "ChatStateEvent", "chatState": state})
+
+    async def read(self, conversation_id: str, *sequences: int) -> int:
+        event = {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": list(sequences)}
+        return await self.publish(conversation_id, event)
+
+    async def close(self, conversation_id: str) -> None:
+        await self._c.call(
+            "POST", f"/_mockle/conversations/{conversation_id}/close", {"by": "agent"}
+        )
+
+
+class AsyncMockleClient:
+    """``async with AsyncMockleClient(url, account="le1") as m: ...``"""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        admin_token: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.account = account
+        self.admin_token = admin_token
+        self.timeout = timeout
+        self.faults = AsyncFaults(self)
+        self.agent = AsyncAgent(self)
+        self._session: aiohttp.ClientSession | None = None
+        self._apps: dict[str, AppCredentials] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _acc(self, account: str | None) -> str:
+        return account or self.account
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout + 60)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> AsyncMockleClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Any call to mockle: (status, parsed body, headers). Nothing is raised for a status."""
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        url = self.url + path + (("&" if "?" in path else "?") + urlencode(query) if query else "")
+        hdrs = dict(headers or {})
+        if self.admin_token and path.startswith("/_mockle/"):
+            hdrs.setdefault("Authorization", f"Bearer {self.admin_token}")
+        payload = orjson.dumps(body) if body is not None else None
+        if payload is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+        async with self.session.request(
+            method, url, data=payload if payload is not None else data, headers=hdrs
+        ) as resp:
+            raw = await resp.read()
+            try:
+                doc: Any = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                doc = raw.decode("utf-8", "replace")
+            return resp.status, doc, dict(resp.headers)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+        expect: int | tuple[int, ...] = 200,
+    ) -> Any:
+        """A call whose status must be ``expect``; its parsed body (else MockleClientError)."""
+        status, doc, _ = await self.request(
+            method, path, body, params=params, headers=headers, data=data
+        )
+        wanted = (expect,) if isinstance(expect, int) else expect
+        if status not in wanted:
+            raise MockleClientError(method, path, status, doc)
+        return doc
+
+    # -- control API ------------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        return dict(await self.call("GET", "/_mockle/health"))
+
+    async def reset(self, *, everything: bool = False, account: str | None = None) -> None:
+        """Reset the client's account (or ``everything``: every account)."""
+        params = {} if everything else {"account": self._acc(account)}
+        await self.call("POST", "/_mockle/reset", params=params)
+        if everything:
+            self._apps.clear()
+        else:
+            self._apps.pop(self._acc(account), None)
+
+    async def install_app(
+        self,
+        webhooks: dict[str, str] | None = None,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        max_retries: int = 0,
+        account: str | None = None,
+        client_name: str = "mockle client app",
+    ) -> AppCredentials:
+        """Install an app (with webhooks: event type -> endpoint URL); its credentials."""
+        acc = self._acc(account)
+        hooks = {
+            event: {"endpoint": endpoint, "max_retries": max_retries}
+            for event, endpoint in (webhooks or {}).items()
+        }
+        manifest: dict[str, Any] = {
+            "account": acc,
+            "client_name": client_name,
+            **_drop_none(client_id=client_id, client_secret=client_secret),
+        }
+        if hooks:
+            manifest["capabilities"] = {"webhooks": hooks}
+        doc = await self.call("POST", "/_mockle/apps", manifest, expect=(200, 201))
+        creds = AppCredentials(acc, str(doc["client_id"]), str(doc["client_secret"]))
+        self._apps[acc] = creds
+        return creds
+
+    async def conversations(
+        self, *, state: str | None = None, account: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = _drop_none(account=self._acc(account), state=state)
+        return list(
+            (await self.call("GET", "/_mockle/conversations", params=params))["conversations"]
+        )
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any]:
+        return dict(await self.call("GET", f"/_mockle/conversations/{conversation_id}"))
+
+    async def expire_tokens(
+        self, consumer: Consumer | str | None = None, *, account: str | None = None
+    ) -> int:
+        """Expire the tokens issued so far (of one consumer, or of the whole account)."""
+        body = {"account": self._acc(account)}
+        if isinstance(consumer, Consumer):
+            body = {"account": consumer.account, "consumer_id": consumer.consumer_id}
+        elif consumer is not None:
+            body["consumer_id"] = consumer
+        return int((await self.call("POST", "/_mockle/tokens/expire", body))["expired"])
+
+    async def close_connections(
+        self,
+        code: int,
+        *,
+        consumer_id: str | None = None,
+        reason: str | None = None,
+        account: str | None = None,
+    ) -> int:
+        body = _drop_none(
+            account=self._acc(account), consumer_id=consumer_id, code=code, reason=reason
+        )
+        return int((await self.call("POST", "/_mockle/connections/close", body))["closed"])
+
+    # -- journal and deliveries ---------------------------------------------------------------
+
+    def _journal_params(self, filters: dict[str, Any]) -> dict[str, Any]:
+        params = {"account": self._acc(filters.pop("account", None))}
+        params.update({k: v for k, v in filters.items() if v is not None})
+        return params
+
+    async def journal(
+        self,
+        *,
+        target: str | None = None,
+        conversation_id: str | None = None,
+        type: str | None = None,
+        direction: str | None = None,
+        consumer_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        account: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The journal entries of the client's account (oldest first) that match."""
+        params = self._journal_params(
+            dict(
+                target=target,
+                conversation_id=conversation_id,
+                type=type,
+                direction=direction,
+                consumer_id=consumer_id,
+                after=after,
+                limit=limit,
+                account=account,
+            )
+        )
+        return list((await self.call("GET", "/_mockle/requests", params=params))["requests"])
+
+    async def clear_journal(self, *, account: str | None = None) -> int:
+        doc = await self.call("DELETE", "/_mockle/requests", params={"account": self._acc(account)})
+        return int(doc["deleted"])
+
+    async def wait_for_requests(
+        self, count: int = 1, *, timeout: float = 5.0, **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Journal entries once ``count`` match (a long-poll); what there is after ``timeout``."""
+        params = self._journal_params(dict(filters))
+        params.update(wait=timeout, min=count)
+        return list((await self.call("GET", "/_mockle/requests", params=params))["requests"])
+
+    async def webhook_deliveries(
+        self,
+        *,
+        conversation_id: str | None = None,
+        event_type: str | None = None,
+        wait: float | None = None,
+        count: int | None = None,
+        account: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The webhook delivery log; with ``wait``, once ``count`` deliveries have settled."""
+        params = _drop_none(
+            account=self._acc(account),
+            conversationId=conversation_id,
+            eventType=event_type,
+            wait=wait,
+            min=count,
+        )
+        doc = await self.call("GET", "/_mockle/webhooks/deliveries", params=params)
+        return list(doc["deliveries"])
+
+    # -- waiting on a conversation -------------------------------------------------------------
+
+    async def events(self, conversation_id: str, *, after: int = 0) -> dict[str, Any]:
+        """A snapshot: state, participants, ``events`` from ``after`` on, ``next``, ``version``."""
+        path = f"/_mockle/conversations/{conversation_id}/events"
+        return dict(await self.call("GET", path, params={"after": after}))
+
+    async def wait_for_event(
+        self,
+        conversation_id: str,
+        predicate: Predicate | None = None,
+        timeout: float = 5.0,
+        *,
+        after: int = 0,
+    ) -> Event:
+        """The first event (a change item) of the conversation, from index ``after``, for which
+        ``predicate`` holds; waits on the server for it (no polling)."""
+        __tracebackhide__ = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        path = f"/_mockle/conversations/{conversation_id}/events"
+        seen: list[Event] = []
+        while True:
+            left = max(0.0, deadline - loop.time())
+            snap = await self.call("GET", path, params={"after": after, "wait": round(left, 3)})
+            for event in snap["events"]:
+                if predicate is None or predicate(event):
+                    return dict(event)
+                seen.append(event)
+            after = int(snap["next"])
+            if loop.time() >= deadline:
+                raise WaitTimeout(_no_event(conversation_id, timeout, seen))
+
+    async def wait_for_text(
+        self, conversation_id: str, text: str, timeout: float = 5.0, *, after: int = 0
+    ) -> Event:
+        return await self.wait_for_event(
+            conversation_id,
+            lambda e: e.get("event", {}).get("message") == text,
+            timeout,
+            after=after,
+        )
+
+    async def wait_for_conversation(
+        self,
+        conversation_id: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 5.0,
+    ) -> dict[str, Any]:
+        """The conversation snapshot once ``predicate(snapshot)`` holds (e.g. state CLOSE)."""
+        __tracebackhide__ = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        path = f"/_mockle/conversations/{conversation_id}/events"
+        snap = await self.call("GET", path, params={"after": 0})
+        while not predicate(snap):
+            left = deadline - loop.time()
+            if left <= 0:
+                raise WaitTimeout(
+                    f"conversation {conversation_id} did not reach the expected state in "
+                    f"{timeout:g} s; it is {snap['state']} with participants "
+                    f"{[p['role'] for p in snap['participants']]}"
+                )
+            params = {"after": snap["next"], "version": snap["version"], "wait": round(left, 3)}
+            snap = await self.call("GET", path, params=params)
+        return dict(snap)
+
+    # -- LiveEngage flows ----------------------------------------------------------------------
+
+    async def app_credentials(self, account: str | None = None) -> AppCredentials:
+        acc = self._acc(account)
+        creds = self._apps.get(acc)
+        if creds is None:
+            creds = await self.install_app(account=acc)
+        return creds
+
+    async def app_jwt(self, account: str | None = None) -> str:
+        creds = await self.app_credentials(account)
+        doc = await self.call(
+            "POST",
+            f"/sentinel/api/account/{creds.account}/app/token",
+            params={"v": "1.0", "grant_type": "client_credentials"},
+            data={"client_id": creds.client_id, "client_secret": creds.client_secret},
+        )
+        return str(doc["access_token"])
+
+    async def consumer(self, ext_id: str = "consumer-1", *, account: str | None = None) -> Consumer:
+        """A consumer's tokens, the way a connector gets them: Sentinel, then the IDP."""
+        acc = self._acc(account)
+        app = await self.app_jwt(acc)
+        doc = await self.call(
+            "POST",
+            f"/api/account/{acc}/consumer",
+            {"ext_consumer_id": ext_id},
+            params={"v": "1.0"},
+            headers={"Authorization": app},
+            expect=201,
+        )
+        jws = str(doc["token"])
+        return Consumer(acc, ext_id, app, jws, str(_claims(jws)["lp_consumer_id"]))
+
+    async def open_conversation(self, consumer: Consumer, **request: Any) -> str:
+        """CONVERSATION: a new conversation of ``consumer``; its id."""
+        batch = [
+            {"kind": "req", "id": "1,", "type": "userprofile.SetUserProfile", "body": {}},
+            {
+                "kind": "req",
+                "id": "2,",
+                "type": "cm.ConsumerRequestConversation",
+                "body": {"brandId": consumer.account, **request},
+            },
+        ]
+        doc = await self.call(
+            "POST",
+            f"/api/account/{consumer.account}/messaging/consumer/conversation",
+            batch,
+            params={"v": "3"},
+            headers=consumer.headers(),
+        )
+        return str(doc[1]["body"]["conversationId"])
+
+    async def send(self, consumer: Consumer, request: dict[str, Any]) -> Any:
+        """SEND one request as ``consumer``; the reply body."""
+        return await self.call(
+            "POST",
+            f"/api/account/{consumer.account}/messaging/consumer/conversation/send",
+            request,
+            params={"v": "3"},
+            headers=consumer.headers(),
+        )
+
+    async def send_text(self, consumer: Consumer, conversation_id: str, text: str) -> int:
+        """SEND a text message; its sequence."""
+        req = {
+            "kind": "req",
+            "id": "1",
+            "type": "ms.PublishEvent",
+            "body": {"dialogId": conversation_id, "event": text_event(text)},
+        }
+        return int((await self.send(consumer, req))["body"]["sequence"])
+
+    async def close_conversation(self, consumer: Consumer, conversation_id: str) -> None:
+        """Close as the consumer (cm.UpdateConversationField over SEND)."""
+        field = {"field": "ConversationStateField", "conversationState": "CLOSE"}
+        req = {
+            "kind": "req",
+            "id": "1",
+            "type": "cm.UpdateConversationField",
+            "body": {"conversationId": conversation_id, "conversationField": [field]},
+        }
+        await self.send(consumer, req)
+
+    # -- assertions ----------------------------------------------------------------------------
+
+    async def assert_sent(
+        self,
+        *,
+        target: str = "send",
+        type: str | None = None,
+        text: str | None = None,
+        body: Any = None,
+        conversation_id: str | None = None,
+        count: int | None = None,
+        timeout: float = 0.0,
+        account: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The journal entries of ``target`` that match; an explaining AssertionError if none.
+
+        With ``timeout``, waits (server-side) for the matching entry before judging."""
+        __tracebackhide__ = True
+        filters: dict[str, Any] = {
+            "target": target,
+            "conversation_id": conversation_id,
+            "account": account,
+        }
+        entries = await self.journal(**filters)
+        if timeout > 0 and not _passes(entries, type, text, body, count):
+            entries = await self._wait_matching(filters, type, text, body, count, timeout)
+        what = f"a {target!r} request" if target != "ws" else "a WebSocket frame"
+        return assertions.check(entries, what=what, type=type, text=text, body=body, count=count)
+
+    async def _wait_matching(
+        self,
+        filters: dict[str, Any],
+        type_: str | None,
+        text: str | None,
+        body: Any,
+        count: int | None,
+        timeout: float,
+    ) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        entries = await self.journal(**filters)
+        while not _passes(entries, type_, text, body, count):
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            await self.wait_for_requests(len(entries) + 1, timeout=left, **filters)
+            entries = await self.journal(**filters)
+        return entries
+
+    async def assert_webhook(
+        self,
+        *,
+        event_type: str | None = None,
+        text: str | None = None,
+        body: Any = None,
+        delivered: bool | None = True,
+        conversation_id: str | None = None,
+        count: int | None = None,
+        timeout: float = 0.0,
+        account: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Webhook deliveries that match (event type, text, body pattern, delivered or not)."""
+        __tracebackhide__ = True
+        want = count or 1
+        deliveries = await self.webhook_deliveries(
+            conversation_id=conversation_id,
+            account=account,
+            wait=timeout if timeout > 0 else None,
+            count=want if timeout > 0 else None,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+
+        def where(d: dict[str, Any]) -> bool:
+            if event_type is not None and d.get("eventType") != event_type:
+                return False
+            return delivered is None or bool(d.get("delivered")) == delivered
+
+        while timeout > 0 and not _passes(deliveries, None, text, body, count, where):
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            deliveries = await self.webhook_deliveries(
+                conversation_id=conversation_id,
+                account=account,
+                wait=left,
+                count=len([d for d in deliveries if _settled(d)]) + 1,
+            )
+        shown = [_delivery_entry(i, d) for i, d in enumerate(deliveries, 1)]
+        what = "a webhook delivery" + (f" of {event_type!r}" if event_type else "")
+        if delivered is not None:
+            what += " that was delivered" if delivered else " that failed"
+        found = assertions.check(shown, what=what, text=text, body=body, where=where, count=count)
+        return [deliveries[int(e["id"]) - 1] for e in found]
+
+
+def _settled(delivery: dict[str, Any]) -> bool:
+    return bool(delivery.get("delivered")) or delivery.get("state", "") not in (
+        "pending",
+        "PENDING",
+    )
+
+
+def _delivery_entry(index: int, d: dict[str, Any]) -> dict[str, Any]:
+    attempts = d.get("attempts") or []
+    last = attempts[-1] if attempts else {}
+    return {
+        "id": index,
+        "type": d.get("eventType"),
+        "method": "POST",
+        "path": d.get("endpoint"),
+        "body": d.get("body"),
+        "status": last.get("status"),
+        "error": last.get("error"),
+        "eventType": d.get("eventType"),
+        "delivered": d.get("delivered"),
+    }
+
+
+def _passes(
+    entries: list[dict[str, Any]],
+    type_: str | None,
+    text: str | None,
+    body: Any,
+    count: int | None,
+    where: Callable[[dict[str, Any]], bool] | None = None,
+) -> bool:
+    shown = entries
+    if where is not None:
+        shown = [e for e in (_delivery_entry(i, d) for i, d in enumerate(entries, 1)) if where(e)]
+    try:
+        assertions.check(shown, what="", type=type_, text=text, body=body, count=count)
+    except AssertionError:
+        return False
+    return True
+
+
+def _no_event(conversation_id: str, timeout: float, seen: list[Event]) -> str:
+    lines = [f"no matching event in conversation {conversation_id} within {timeout:g} s"]
+    if not seen:
+        lines.append("arrived: no event at all")
+        return "\n".join(lines)
+    lines.append(f"arrived: {len(seen)} event(s) that did not match:")
+    for e in seen[-10:]:
+        ev = e.get("event", {})
+        detail = ev.get("message") or ev.get("chatState") or ev.get("status") or ""
+        lines.append(
+            f"  seq {e.get('sequence', '-')}  {e.get('originatorMetadata', {}).get('role')}  "
+            f"{ev.get('type')}  {_short(detail, 60) if detail else ''}".rstrip()
+        )
+    return "\n".join(lines)
+
+
+# -- the synchronous wrapper -----------------------------------------------------------------------
+
+
+class _Loop:
+    """A private event loop in a daemon thread; runs the async client's coroutines."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="mockle-client", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class Faults:
+    def __init__(self, client: MockleClient) -> None:
+        self._c = client
+
+    def add(self, target: str, **spec: Any) -> str:
+        """Register a fault (same keywords as :meth:`AsyncFaults.add`); its id."""
+        return self._c._run(self._c.aio.faults.add(target, **spec))
+
+    def list(self, *, account: str | None = None) -> list[dict[str, Any]]:
+        return self._c._run(self._c.aio.faults.list(account=account))
+
+    def delete(self, fault_id: str) -> None:
+        self._c._run(self._c.aio.faults.delete(fault_id))
+
+    def clear(self, *, account: str | None = None) -> int:
+        return self._c._run(self._c.aio.faults.clear(account=account))
+
+
+class Agent:
+    def __init__(self, client: MockleClient) -> None:
+        self._c = client
+
+    def join(self, conversation_id: str, agent_id: str | None = None) -> str:
+        return self._c._run(self._c.aio.agent.join(conversation_id, agent_id))
+
+    def publish(self, conversation_id: str, event: Event, **extra: Any) -> int:
+        return self._c._run(self._c.aio.agent.publish(conversation_id, event, **extra))
+
+    def say(self, conversation_id: str, text: str) -> int:
+        return self._c._run(self._c.aio.agent.say(conversation_id, text))
+
+    def typing(self, conversation_id: str, typing: bool = True) -> None:
+        self._c._run(self._c.aio.agent.typing(conversation_id, typing))
+
+    def read(self, conversation_id: str, *sequences: int) -> int:
+        return self._c._run(self._c.aio.agent.read(conversation_id, *sequences))
+
+    def close(self, conversation_id: str) -> None:
+        self._c._run(self._c.aio.agent.close(conversation_id))
+
+
+class MockleClient:
+    """The synchronous client: every method of :class:`AsyncMockleClient`, blocking.
+
+    ``with MockleClient(url, account="le1") as m: m.consumer("alice")``
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        admin_token: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.aio = AsyncMockleClient(url, account=account, admin_token=admin_token, timeout=timeout)
+        self._loop = _Loop()
+        self.faults = Faults(self)
+        self.agent = Agent(self)
+
+    @property
+    def url(self) -> str:
+        return self.aio.url
+
+    @property
+    def account(self) -> str:
+        return self.aio.account
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        __tracebackhide__ = True
+        return self._loop.run(coro, self.aio.timeout + 90)
+
+    def close(self) -> None:
+        try:
+            self._loop.run(self.aio.close(), 10)
+        finally:
+            self._loop.stop()
+
+    def __enter__(self) -> MockleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self, method: str, path: str, body: Any = None, **kw: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        return self._run(self.aio.request(method, path, body, **kw))
+
+    def call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return self._run(self.aio.call(method, path, body, **kw))
+
+    def health(self) -> dict[str, Any]:
+        return self._run(self.aio.health())
+
+    def reset(self, *, everything: bool = False, account: str | None = None) -> None:
+        self._run(self.aio.reset(everything=everything, account=account))
+
+    def install_app(self, webhooks: dict[str, str] | None = None, **kw: Any) -> AppCredentials:
+        return self._run(self.aio.install_app(webhooks, **kw))
+
+    def conversations(self, **kw: Any) -> list[dict[str, Any]]:
+        return self._run(self.aio.conversations(**kw))
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        return self._run(self.aio.conversation(conversation_id))
+
+    def expire_tokens(self, consumer: Consumer | str | None = None, **kw: Any) -> int:
+        return self._run(self.aio.expire_tokens(consumer, **kw))
+
+    def close_connections(self, code: int, **kw: Any) -> int:
+        return self._run(self.aio.close_connections(code, **kw))
+
+    def journal(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._run(self.aio.journal(**filters))
+
+    def clear_journal(self, **kw: Any) -> int:
+        return self._run(self.aio.clear_journal(**kw))
+
+    def wait_for_requests(
+        self, count: int = 1, *, timeout: float = 5.0, **filters: Any
+    ) -> list[dict[str, Any]]:
+        return self._run(self.aio.wait_for_requests(count, timeout=timeout, **filters))
+
+    def webhook_deliveries(self, **kw: Any) -> list[dict[str, Any]]:
+        return self._run(self.aio.webhook_deliveries(**kw))
+
+    def events(self, conversation_id: str, *, after: int = 0) -> dict[str, Any]:
+        return self._run(self.aio.events(conversation_id, after=after))
+
+    def wait_for_event(
+        self,
+        conversation_id: str,
+        predicate: Predicate | None = None,
+        timeout: float = 5.0,
+        *,
+        after: int = 0,
+    ) -> Event:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_for_event(conversation_id, predicate, timeout, after=after))
+
+    def wait_for_text(self, conversation_id: str, text: str, timeout: float = 5.0) -> Event:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_for_text(conversation_id, text, timeout))
+
+    def wait_for_conversation(
+        self,
+        conversation_id: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 5.0,
+    ) -> dict[str, Any]:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_for_conversation(conversation_id, predicate, timeout))
+
+    def app_jwt(self, account: str | None = None) -> str:
+        return self._run(self.aio.app_jwt(account))
+
+    def consumer(self, ext_id: str = "consumer-1", *, account: str | None = None) -> Consumer:
+        return self._run(self.aio.consumer(ext_id, account=account))
+
+    def open_conversation(self, consumer: Consumer, **request: Any) -> str:
+        return self._run(self.aio.open_conversation(consumer, **request))
+
+    def send(self, consumer: Consumer, request: dict[str, Any]) -> Any:
+        return self._run(self.aio.send(consumer, request))
+
+    def send_text(self, consumer: Consumer, conversation_id: str, text: str) -> int:
+        return self._run(self.aio.send_text(consumer, conversation_id, text))
+
+    def close_conversation(self, consumer: Consumer, conversation_id: str) -> None:
+        self._run(self.aio.close_conversation(consumer, conversation_id))
+
+    def assert_sent(self, **kw: Any) -> list[dict[str, Any]]:
+        __tracebackhide__ = True
+        return self._run(self.aio.assert_sent(**kw))
+
+    def assert_webhook(self, **kw: Any) -> list[dict[str, Any]]:
+        __tracebackhide__ = True
+        return self._run(self.aio.assert_webhook(**kw))
