@@ -401,14 +401,24 @@ def middleware(journal: Journal) -> Any:
         account = account_of(request)
         path = request.path_qs
         if target == "ws_connect" and _is_upgrade(request):
+            # recorded as 101 now (the handler returns only when the socket ends); a refusal
+            # (a fault's status, a bad version) replaces it
             entry = journal.record(
-                target, account, method=request.method, path=path, headers=request.headers
+                target,
+                account,
+                method=request.method,
+                path=path,
+                headers=request.headers,
+                status=101,
             )
-            resp = await handler(request)
-            if not isinstance(resp, web.WebSocketResponse) or entry.status is None:
-                entry.status = 101 if isinstance(resp, web.WebSocketResponse) else resp.status
-                if not isinstance(resp, web.WebSocketResponse) and isinstance(resp, web.Response):
-                    entry.response = resp.body
+            try:
+                resp = await handler(request)
+            except Dropped:
+                entry.status, entry.error = None, "dropped by a fault"
+                raise
+            if not isinstance(resp, web.WebSocketResponse):
+                entry.status = resp.status
+                entry.response = resp.body if isinstance(resp, web.Response) else None
             return resp  # type: ignore[no-any-return]
         try:
             resp = await handler(request)

@@ -29,6 +29,7 @@ from mockle.core.ums import (
     token_from_authorization,
 )
 from mockle.web.app import RUNTIME, Runtime, error_response
+from mockle.web.hooks import SocketHooks
 
 log = logging.getLogger("mockle.ums")
 
@@ -71,11 +72,13 @@ class UmsSocket:
         self._idle = runtime.settings.ws_idle_timeout
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._expiry_for: int | None = None
+        self.hooks = SocketHooks(runtime, session)  # journal and ws_request faults
 
     # -- the hub's session interface ------------------------------------------------------------
 
     def send_frame(self, frame: dict[str, Any]) -> None:
         if not self._closing:
+            self.hooks.outbound(frame)
             self._queue.put_nowait(frame)
 
     def close(self, code: int, reason: str) -> None:
@@ -120,6 +123,9 @@ class UmsSocket:
             kind = msg.type
             if kind is WSMsgType.TEXT:
                 self._last = self._loop.time()
+                self.hooks.inbound(msg.data)
+                if self.hooks.armed and await self.hooks.intercept(self, msg.data):
+                    continue
                 hub.dispatch(ums.frame(self.session, msg.data))
                 if self.session.expires_ms != self._expiry_for:
                     self._arm_expiry()
@@ -228,6 +234,7 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
         request.match_info["account"], token=token, version=version, client_properties=props
     )
     sock = UmsSocket(ws, session, runtime)
+    sock.hooks.transport = request.transport
     sockets: set[UmsSocket] = runtime.extras[SOCKETS]
     sockets.add(sock)
     runtime.hub.register(session.id, sock)
