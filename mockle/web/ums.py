@@ -47,6 +47,8 @@ SOCKETS = "ums_sockets"
 class _Close:
     code: int
     reason: str
+    graceful: bool = True  # wait for the client's close frame (not at shutdown: aiohttp
+    # stops reading connections once the server shuts down)
 
 
 def _reason(text: str) -> bytes:
@@ -86,12 +88,18 @@ class UmsSocket:
             self._closing = True
             self._queue.put_nowait(_Close(code, reason))
 
+    def shutdown(self) -> None:
+        """Server shutdown: send the close frame (1001) after the queued frames, then drop."""
+        if not self._closing:
+            self._closing = True
+            self._queue.put_nowait(_Close(CLOSE_SHUTDOWN, "server shutdown", graceful=False))
+
     # -- running ----------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Read and write until the socket ends. A close asked for by the server (through
         :meth:`close`) is made here, once the frames queued before it are sent and the reader
-        has stopped, so aiohttp waits for the client's close frame (a clean close)."""
+        has stopped, so that aiohttp waits for the client's close frame (a clean close)."""
         reader = asyncio.create_task(self._read(), name=f"{self.session.id}-reader")
         writer = asyncio.create_task(self._write(), name=f"{self.session.id}-writer")
         self._arm("idle", self._idle, self._on_idle)
@@ -102,7 +110,8 @@ class UmsSocket:
             await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             request = writer.result() if writer.done() and not writer.exception() else None
             if request is not None:
-                await _stop(reader)
+                if request.graceful:
+                    await _stop(reader)
                 with suppress(ConnectionError, RuntimeError, TimeoutError):
                     await self.ws.close(code=request.code, message=_reason(request.reason))
             elif not reader.done():
@@ -254,7 +263,7 @@ async def _close_all(app: web.Application) -> None:
     sockets: set[UmsSocket] = app[RUNTIME].extras[SOCKETS]
     live = list(sockets)
     for sock in live:
-        sock.close(CLOSE_SHUTDOWN, "server shutdown")
+        sock.shutdown()
     if live:
         waits = [asyncio.ensure_future(s.finished.wait()) for s in live]
         _, pending = await asyncio.wait(waits, timeout=SHUTDOWN_WAIT_S)

@@ -186,7 +186,11 @@ async def test_dialects_over_the_wire_and_cross_channel(client: TestClient) -> N
     resp = await ams.req({"kind": "req", "id": 1, "type": ".ams.cm.ConsumerRequestConversation"})
     assert resp["type"] == ".ams.cm.types.RequestConversation$Response"
     conv_id = resp["body"]["conversationId"]
-    sub_frame = {"id": "22", "type": ".ams.ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}}
+    sub_frame = {
+        "id": "22",
+        "type": ".ams.ms.SubscribeMessagingEvents",
+        "body": {"dialogId": conv_id},
+    }
     assert (await ams.req(sub_frame))["type"] == ".ams.GenericSubscribe$Response"
     assert (await ams.recv())["type"] == ".ams.ms.MessagingEventNotification"
     sub_frame = {"id": "3", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}}
@@ -235,7 +239,9 @@ async def test_many_subscribers_and_publishers_keep_order(client: TestClient) ->
     watchers: list[Ws] = []
     for _ in range(3):
         w = await connect(client, headers=headers)
-        await w.req({"id": "s", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}})
+        await w.req(
+            {"id": "s", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}}
+        )
         await w.recv()
         watchers.append(w)
     publishers = [await connect(client, headers=headers) for _ in range(4)]
@@ -243,7 +249,9 @@ async def test_many_subscribers_and_publishers_keep_order(client: TestClient) ->
     async def talk(ws: Ws, n: int) -> None:
         for i in range(n):
             event = {"type": "ContentEvent", "contentType": "text/plain", "message": str(i)}
-            await ws.send({"id": i, "type": "ms.PublishEvent", "body": {"dialogId": conv_id, "event": event}})
+            await ws.send(
+                {"id": i, "type": "ms.PublishEvent", "body": {"dialogId": conv_id, "event": event}}
+            )
 
     await asyncio.gather(*(talk(p, 25) for p in publishers))
     for w in watchers:
