@@ -1,24 +1,21 @@
-"""The test toolkit's hooks into the transports: journal entries and in-flight faults.
+"""The test toolkit's hooks into the UMS socket: journal entries and ``ws_request`` faults.
 
-The UMS socket calls :class:`SocketHooks` (every frame in and out goes to the journal; a
-``ws_request`` fault may delay a request, answer it with an error ``resp``, close the socket or
-drop the connection), and the webhook worker calls :func:`webhook_fault` before it posts (a
-``webhook`` fault makes the delivery act as if the endpoint had answered so) and
-:func:`record_webhook` after each attempt. Each hook costs one truth test when no fault is
-registered.
+Every frame in and out goes to the journal; a ``ws_request`` fault may delay a request, answer
+it with an error ``resp`` (the socket stays open), close the socket with a code, or drop the
+connection. With no fault registered the check costs one truth test. (The webhook worker applies
+``webhook`` faults and journals its attempts itself, through ``runtime.extras``.)
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
 from mockle.core import dialects
 from mockle.core.dialects import Dialect
-from mockle.core.faults import Fault, FaultPlan
+from mockle.core.faults import FaultPlan
 from mockle.core.requests import request_id
 from mockle.web.app import Runtime
 from mockle.web.journal import Journal, journal_of
@@ -131,69 +128,3 @@ class SocketHooks:
             socket.send_frame(resp)
             return True
         return False
-
-
-# -- webhooks -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookOutcome:
-    """What a ``webhook`` fault makes the delivery see instead of the endpoint's answer."""
-
-    status: int | None  # an HTTP status, or None for a connection error
-    error: str | None
-
-
-async def webhook_fault(
-    runtime: Runtime,
-    *,
-    account: str,
-    conversation_id: str | None,
-    event_type: str | None,
-) -> WebhookOutcome | None:
-    """Apply a ``webhook`` fault before an attempt: ``None`` means post for real (after any
-    ``delay_ms``); an outcome means act as if the endpoint answered that."""
-    plan = _plan(runtime)
-    if plan is None or not plan:
-        return None
-    fault: Fault | None = plan.match(
-        "webhook", account=account, conversation_id=conversation_id, type=event_type
-    )
-    if fault is None:
-        return None
-    if fault.delay_ms:
-        await asyncio.sleep(fault.delay_ms / 1000)
-    if fault.drop:
-        return WebhookOutcome(None, "connection dropped (injected fault)")
-    if fault.status is not None:
-        return WebhookOutcome(fault.status, None)
-    return None
-
-
-def record_webhook(
-    runtime: Runtime,
-    *,
-    account: str,
-    endpoint: str,
-    headers: Any,
-    body: Any,
-    status: int | None,
-    error: str | None,
-    event_type: str | None,
-    conversation_id: str | None,
-) -> None:
-    """One delivery attempt into the journal (target ``webhook``)."""
-    journal = journal_of(runtime)
-    if journal is not None:
-        journal.record(
-            "webhook",
-            account,
-            method="POST",
-            path=endpoint,
-            headers=headers,
-            body=body,
-            status=status,
-            error=error,
-            type=event_type,
-            conversation_id=conversation_id,
-        )
