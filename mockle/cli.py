@@ -19,7 +19,7 @@ from typing import Any, get_args, get_origin
 from pydantic import ValidationError
 
 from mockle import __version__
-from mockle.settings import Settings
+from mockle.settings import ConfigError, Settings
 
 DESCRIPTION = """\
 mockle: a high-fidelity local emulator of LivePerson LiveEngage consumer messaging.
@@ -130,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(f"mockle: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"mockle: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",

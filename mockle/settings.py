@@ -13,6 +13,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ConfigError(ValueError):
+    """A configuration file named by the settings (app manifest, agent script) is unusable."""
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 

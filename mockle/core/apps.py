@@ -73,6 +73,9 @@ class AppRegistry:
     def of_account(self, account: str) -> list[App]:
         return list(self._apps.get(account, {}).values())
 
+    def all(self) -> list[App]:
+        return [app for apps in self._apps.values() for app in apps.values()]
+
     def reset(self, account: str | None = None) -> None:
         if account is None:
             self._apps.clear()
