@@ -40,7 +40,10 @@ CLOSE_EXTEND_IDENTITY = 4407  # an unauthenticated identity must be extended at 
 INIT_OK = "Connection initialized successfully"
 KEEP_ALIVE_OK = "OK"
 UNSUBSCRIBE_OK = "OK"
-MAX_SNAPSHOT = 1000  # conversations in the first notification of a subscription
+MAX_SNAPSHOT = 1000
+UNLIMITED = frozenset(
+    {Op.INIT_CONNECTION, Op.GET_CLOCK, Op.KEEP_ALIVE}
+)  # not rate limited  # conversations in the first notification of a subscription
 
 AUTH_HEADER_TYPES = frozenset(
     {".ams.headers.ConsumerAuthentication", ".ConsumerAuthentication", "ConsumerAuthentication"}
@@ -347,6 +350,8 @@ class Ums(Listener):
                     ".ams.headers.ConsumerAuthentication header first",
                     title="Unauthorized",
                 )
+            if req.op not in UNLIMITED and session.info is not None:
+                self.engine.rate_limiter.check(session.account, session.info.subject)
             inner = Effects()
             body = self._handlers[req.op](session, req, inner)
         except errors.MockleError as exc:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mockle.core import connector
-from mockle.core.clock import FakeClock
-from mockle.core.engine import Effects, Engine
+from mockle.core import connector, dialects
+from mockle.core.clock import FakeClock, Ids
+from mockle.core.engine import CoreConfig, Effects, Engine
 from mockle.core.ums import (
     CLOSE_EXTEND_IDENTITY,
     CLOSE_FRESH_TOKEN,
@@ -69,7 +72,7 @@ class Sock:
         return got
 
     def send(self, frame: Any) -> list[dict[str, Any]]:
-        return self.raw(orjson.dumps(frame))
+        return self.raw(json.dumps(frame))  # stdlib: also writes big ints and Infinity
 
     def req(self, frame: Any) -> dict[str, Any]:
         """Send a request; its resp (asserted to be the first frame received)."""
@@ -1273,3 +1276,70 @@ def test_reset_drops_subscriptions(world: World, engine: Engine) -> None:
     assert world.ums._by_dialog == {}
     sock.take()
     assert new_conversation(sock)  # the consumer comes back on first use
+
+
+# -- any frame at all --------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+KNOWN_TYPES = st.sampled_from(sorted(dialects.TYPES) + ["", ".x", "nope"])
+frames = st.fixed_dictionaries(
+    {"type": KNOWN_TYPES},
+    optional={
+        "id": st.one_of(st.text(max_size=70), st.integers(), st.floats(allow_nan=False)),
+        "kind": json_values,
+        "body": st.one_of(
+            json_values,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "dialogId": st.one_of(st.just("CONV"), st.text(max_size=5), st.integers()),
+                    "conversationId": st.one_of(st.just("CONV"), st.text(max_size=5)),
+                    "fromSeq": json_values,
+                    "event": json_values,
+                    "conversationField": json_values,
+                    "convState": json_values,
+                    "subscriptionId": json_values,
+                    "fileSize": json_values,
+                    "fileType": json_values,
+                },
+            ),
+        ),
+        "headers": json_values,
+        "metadata": json_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=st.one_of(frames, json_values))
+def test_any_frame_gets_exactly_one_resp_and_no_bug(frame: Any) -> None:
+    engine = Engine(clock=FakeClock(), ids=Ids(3))
+    world = World(engine)
+    sock = world.connect(world.signup())
+    conv = new_conversation(sock)
+    sock.send({"id": "s", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv}})
+    got = sock.raw(json.dumps(frame).replace('"CONV"', json.dumps(conv)))
+    resps = [f for f in got if f["kind"] == "resp"]
+    assert len(resps) == 1 and got[0] is resps[0], got
+    assert isinstance(resps[0]["reqId"], str) and resps[0]["code"] in (200, 400, 401, 403, 404)
+    assert world.ums.bugs == 0
+
+
+def test_rate_limit_answers_429_and_spares_keep_alives(clock: FakeClock) -> None:
+    engine = Engine(CoreConfig(rate_limit=2), clock=clock, ids=Ids(5))
+    world = World(engine)
+    sock = world.connect(world.signup())
+    conv = new_conversation(sock)
+    assert sock.req(publish(conv))["code"] == 200
+    resp = sock.req(publish(conv, rid="x"))
+    assert resp["code"] == 429 and resp["reqId"] == "x" and "requests per second" in resp["body"]
+    assert sock.req({"id": "c", "type": "GetClock"})["code"] == 200
+    assert sock.closed is None
+    clock.advance(1000)
+    assert sock.req(publish(conv))["code"] == 200
