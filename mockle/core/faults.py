@@ -90,6 +90,7 @@ class Fault:
     created: dict[str, Any]  # the spec as the caller sent it
     rng: random.Random | None = None
     fired: int = 0
+    seq: int = 0
     ops: frozenset[object] = field(default_factory=frozenset)
 
     @property
@@ -195,12 +196,14 @@ def _ops(type_name: str) -> frozenset[object]:
 
 
 class FaultPlan:
-    """Every registered fault, by target, in creation order."""
+    """Every registered fault. Live faults are indexed by (target, account) -- ``None`` for
+    faults of every account -- so a request only looks at the faults that could apply to it:
+    other tenants' faults cost it nothing."""
 
     def __init__(self) -> None:
-        self._faults: dict[str, Fault] = {}
-        self._by_target: dict[str, list[Fault]] = {}
-        self._armed = 0  # active faults; 0 makes match() a single test
+        self._faults: dict[str, Fault] = {}  # every fault, spent ones too (for the listing)
+        self._live: dict[tuple[str, str | None], list[Fault]] = {}
+        self._armed = 0  # live faults; 0 makes match() a single test
         self._next = 0
 
     def __bool__(self) -> bool:
@@ -209,13 +212,13 @@ class FaultPlan:
     def add(self, doc: object) -> Fault:
         spec, created = parse_spec(doc)
         self._next += 1
-        fault = Fault(f"fault-{self._next}", spec, created)
+        fault = Fault(f"fault-{self._next}", spec, created, seq=self._next)
         if spec.probability is not None:
             fault.rng = random.Random(spec.seed)
         if spec.match is not None and spec.match.type is not None:
             fault.ops = _ops(spec.match.type)
         self._faults[fault.id] = fault
-        self._by_target.setdefault(spec.target, []).append(fault)
+        self._live.setdefault((spec.target, fault.account), []).append(fault)
         self._armed += 1
         return fault
 
@@ -242,19 +245,36 @@ class FaultPlan:
     def _remove(self, gone: Sequence[Fault]) -> None:
         for fault in gone:
             del self._faults[fault.id]
-            self._by_target[fault.target].remove(fault)
             if fault.active:
-                self._armed -= 1
+                self._retire(fault)
+
+    def _retire(self, fault: Fault) -> None:
+        key = (fault.target, fault.account)
+        live = self._live[key]
+        live.remove(fault)
+        if not live:
+            del self._live[key]
+        self._armed -= 1
+
+    def _candidates(self, target: str, account: str | None) -> list[Fault]:
+        """Live faults that may apply, in creation order (``target`` ones before ``*`` ones)."""
+        live = self._live
+        found: list[Fault] = []
+        for t in (target, "*"):
+            own = live.get((t, account), ()) if account is not None else ()
+            every = live.get((t, None), ())
+            if own and every:
+                found += sorted((*own, *every), key=lambda f: f.seq)
+            else:
+                found += own or every
+        return found
 
     def armed(self, target: str, account: str | None = None) -> bool:
-        """Whether any active fault could apply to ``target`` on ``account`` (cheap)."""
+        """Whether any live fault could apply to ``target`` on ``account`` (a few lookups)."""
         if not self._armed:
             return False
-        for key in (target, "*"):
-            for f in self._by_target.get(key, ()):
-                if f.active and (f.account is None or f.account == account):
-                    return True
-        return False
+        live = self._live
+        return any((t, a) in live for t in (target, "*") for a in (account, None) if a or a is None)
 
     def match(
         self,
@@ -265,20 +285,18 @@ class FaultPlan:
         conversation_id: str | None = None,
         type: str | Sequence[str] | None = None,
     ) -> Fault | None:
-        """The first active fault that applies (and fires now); it counts as fired."""
+        """The first live fault that applies (and fires now); it counts as fired."""
         if not self._armed:
             return None
-        for key in (target, "*"):
-            for fault in self._by_target.get(key, ()):
-                if fault.active and _applies(fault, account, consumer_id, conversation_id, type):
-                    if fault.rng is not None and fault.rng.random() >= (
-                        fault.spec.probability or 1.0
-                    ):
-                        continue
-                    fault.fired += 1
-                    if not fault.active:
-                        self._armed -= 1
-                    return fault
+        for fault in self._candidates(target, account):
+            if not _applies(fault, account, consumer_id, conversation_id, type):
+                continue
+            if fault.rng is not None and fault.rng.random() >= (fault.spec.probability or 1.0):
+                continue
+            fault.fired += 1
+            if not fault.active:
+                self._retire(fault)
+            return fault
         return None
 
 
