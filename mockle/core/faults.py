@@ -274,7 +274,8 @@ class FaultPlan:
         if not self._armed:
             return False
         live = self._live
-        return any((t, a) in live for t in (target, "*") for a in (account, None) if a or a is None)
+        keys = ((target, account), (target, None), ("*", account), ("*", None))
+        return any(key in live for key in keys)
 
     def match(
         self,

@@ -181,3 +181,21 @@ def test_default_bodies_are_the_documented_envelopes() -> None:
     given = plan.add({"target": "send", "status": 400, "body": "plain"})
     assert given.rest_response("send")[1] == "plain"
     assert plan.add({"target": "ws_request", "status": 503}).ws_body().startswith("Service")
+
+
+def test_account_and_global_faults_keep_creation_order() -> None:
+    plan = FaultPlan()
+    first = plan.add({"target": "send", "status": 500})
+    mine = plan.add({"target": "send", "status": 501, "match": {"account": "A"}})
+    assert plan.match("send", account="A") is first
+    assert plan.match("send", account="A") is mine
+    assert plan.match("send", account="A") is None
+
+
+def test_other_tenants_faults_are_not_even_looked_at() -> None:
+    plan = FaultPlan()
+    for i in range(50):
+        plan.add({"target": "send", "status": 500, "match": {"account": f"other{i}"}})
+    assert plan and not plan.armed("send", "mine")
+    assert plan.match("send", account="mine") is None
+    assert plan.armed("send", "other3")
