@@ -964,6 +964,13 @@ def test_update_conversation_field_errors(world: World) -> None:
     }
     resp = sock.req(skill)
     assert resp["code"] == 403 and "for agents" in resp["body"]
+    for field in (
+        {"field": "ParticipantsChange", "type": "ADD", "role": "READER"},
+        {"field": "ManualETTR", "time": 1},
+    ):
+        frame = {"id": "1", "type": "cm.UpdateConversationField"}
+        frame["body"] = {"conversationId": conv_id, "conversationField": field}
+        assert sock.req(frame)["code"] == 403
     resp = sock.req(
         {
             "id": "2",

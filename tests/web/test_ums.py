@@ -260,3 +260,56 @@ async def test_many_subscribers_and_publishers_keep_order(client: TestClient) ->
     for p in publishers:
         got = [await p.recv() for _ in range(25)]
         assert all(r["kind"] == "resp" and r["code"] == 200 for r in got)
+
+
+async def test_connector_api_and_socket_share_one_consumer_over_http(client: TestClient) -> None:
+    """CONVERSATION + SEND over HTTP reach the socket of the same consumer, and back."""
+    r = await client.post(
+        f"/sentinel/api/account/{ACC}/app/token?v=1.0&grant_type=client_credentials",
+        data={"client_id": "cid", "client_secret": "sec"},
+    )
+    app_jwt = (await r.json())["access_token"]
+    r = await client.post(
+        f"/api/account/{ACC}/consumer?v=1.0",
+        json={"ext_consumer_id": "ext-42"},
+        headers={"Authorization": app_jwt},
+    )
+    jws = (await r.json())["token"]
+    rest = {"Authorization": app_jwt, "X-LP-ON-BEHALF": jws}
+    ws = await connect(client, headers={"Authorization": f"jwt {jws}"})
+    await ws.req({"id": "1", "type": "cqm.SubscribeExConversations", "body": {}})
+    assert (await ws.recv())["body"]["changes"] == []
+    batch = [
+        {"kind": "req", "id": "1,", "type": "userprofile.SetUserProfile", "body": {}},
+        {"kind": "req", "id": "2,", "type": "cm.ConsumerRequestConversation", "body": {}},
+    ]
+    r = await client.post(
+        f"/api/account/{ACC}/messaging/consumer/conversation?v=3", json=batch, headers=rest
+    )
+    assert r.status == 200, await r.text()
+    conv_id = (await r.json())[1]["body"]["conversationId"]
+    note = await ws.recv()
+    assert note["type"] == "cqm.ExConversationChangeNotification"
+    assert note["body"]["changes"][0]["result"]["convId"] == conv_id
+    await ws.req({"id": "2", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}})
+    await ws.recv()
+    event = {"type": "ContentEvent", "contentType": "text/plain", "message": "over REST"}
+    send = {"kind": "req", "id": "1", "type": "ms.PublishEvent"}
+    send["body"] = {"dialogId": conv_id, "event": event}
+    r = await client.post(
+        f"/api/account/{ACC}/messaging/consumer/conversation/send?v=3", json=send, headers=rest
+    )
+    assert (await r.json())["body"] == {"sequence": 0}
+    note = await ws.recv()
+    assert note["body"]["changes"][0]["event"]["message"] == "over REST"
+    resp = await ws.req(
+        {"id": 3, "type": "ms.PublishEvent", "body": {"dialogId": conv_id, "event": event}}
+    )
+    assert resp["body"] == {"sequence": 1}
+    await ws.recv()  # the echo
+    r = await client.post(
+        f"/api/account/{ACC}/messaging/consumer/conversation/send?v=3", json=send, headers=rest
+    )
+    assert (await r.json())["body"] == {"sequence": 2}
+    conv = runtime(client).engine.conversation(ACC, conv_id)
+    assert [e.sequence for e in conv.main.events] == [0, 1, 2]
