@@ -77,12 +77,19 @@ def app_token(engine: Engine, account: str, params: dict[str, str]) -> tuple[int
                 f"no app with client_id {client_id!r} is installed on account {account}",
             )
         engine.apps.add(App(account, client_id, secret, registered=False))
-    elif not secrets.compare_digest(app.client_secret, secret):
+    elif not _same_secret(app.client_secret, secret):
         return _oauth_error(
             401, "invalid_client", f"client_secret does not match client_id {client_id!r}"
         )
     token = engine.tokens.mint_app_jwt(account, client_id, engine.config.app_jwt_ttl)
     return 200, {"access_token": token, "token_type": "Bearer"}
+
+
+def _same_secret(expected: str, given: str) -> bool:
+    """Constant-time comparison that accepts any text (``compare_digest`` refuses non-ASCII)."""
+    return secrets.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
 
 
 def consumer_jws(

@@ -155,6 +155,8 @@ class TokenService:
         return info
 
     def _verify_foreign(self, token: str) -> TokenInfo:
+        if not token.isascii():  # a JWT is base64url and dots; PyJWT would raise on surrogates
+            raise TokenInvalid("not a valid JWT: it holds characters outside ASCII")
         try:
             claims = jwt.decode(
                 token,

@@ -6,35 +6,54 @@ Thin handlers: read the request, call the core once, dispatch the effects, write
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mockle.core import connector, identity
 from mockle.core.connector import RestCall
 from mockle.web.app import RUNTIME, Runtime, error_response, json_response
 
 
-def _base(request: web.Request, runtime: Runtime) -> str:
-    return runtime.settings.public_address or request.host
+def _base(request: web.Request, runtime: Runtime) -> str | web.Response:
+    base = runtime.settings.public_address or request.host
+    try:
+        base.encode("utf-8")  # header bytes that are not UTF-8 arrive as surrogates
+    except UnicodeEncodeError:
+        return error_response(400, "Bad Request", "the Host header is not valid UTF-8")
+    return base
 
 
 async def csds_all(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    return json_response(identity.csds_all(request.match_info["account"], _base(request, runtime)))
+    base = _base(request, request.app[RUNTIME])
+    if isinstance(base, web.Response):
+        return base
+    return json_response(identity.csds_all(request.match_info["account"], base))
 
 
 async def csds_one(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
+    base = _base(request, request.app[RUNTIME])
+    if isinstance(base, web.Response):
+        return base
     account, service = request.match_info["account"], request.match_info["service"]
-    return json_response(identity.csds_one(account, service, _base(request, runtime)))
+    return json_response(identity.csds_one(account, service, base))
+
+
+def _too_large(limit: int) -> web.Response:
+    return error_response(
+        413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)"
+    )
 
 
 async def _body(request: web.Request) -> bytes | web.Response:
+    limit = request.app[RUNTIME].settings.max_body_size
+    declared = request.content_length
+    if declared is not None and declared > limit:  # answer now, without waiting for the body
+        return _too_large(limit)
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        limit = request.app[RUNTIME].settings.max_body_size
-        return error_response(
-            413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)"
-        )
+        return _too_large(limit)
+    except (ConnectionError, HttpProcessingError) as exc:  # cut short or malformed framing
+        return error_response(400, "Bad Request", f"the body did not arrive whole: {exc}")
 
 
 async def sentinel_token(request: web.Request) -> web.Response:
