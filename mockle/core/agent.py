@@ -160,6 +160,8 @@ class SimulatedAgent(Listener):
     def on_event(self, conv: Conversation, dialog: Dialog, ev: StoredEvent, fx: Effects) -> None:
         if ev.role != CONSUMER or ev.event_type not in CONTENT_EVENTS or not conv.is_open:
             return
+        if dialog.dialog_type != "MAIN":  # e.g. a post-conversation survey: not the agent's
+            return
         text = text_of(ev.change["event"])
         rule = self.rule_for(text)
         if rule is None:
