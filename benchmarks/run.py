@@ -1,0 +1,579 @@
+"""mockle's benchmark: hot paths, fan-out, start-up and scale, on loopback, bounded.
+
+    python benchmarks/run.py            # full run (~4 minutes), table + benchmarks/results/latest.json
+    python benchmarks/run.py --quick    # a short smoke run
+
+The server under test runs on CPU 0 and every load generator on CPU 1 (``taskset``), so the
+generator does not steal the server's core. HTTP load comes from ``wrk`` (Debian package
+``wrk``); WebSocket load from ``benchmarks/ws_load.py``. Each mockle figure is compared with a
+bare aiohttp app answering the same route with a constant (``benchmarks/bare_app.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+class Proc:
+    def __init__(self, args: list[str], cpu: str | None, marker: str) -> None:
+        cmd = (["taskset", "-c", cpu] if cpu is not None and shutil.which("taskset") else []) + args
+        self.p = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+        assert self.p.stdout is not None
+        line = self.p.stdout.readline()
+        if marker not in line:
+            self.stop()
+            raise RuntimeError(f"{args[:3]} did not start: {line!r}")
+        self.url = line.split(" on ", 1)[1].strip()
+
+    def rss_mib(self) -> float:
+        status = Path(f"/proc/{self.p.pid}/status").read_text()
+        kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+        return kib / 1024
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the process has used so far."""
+        fields = Path(f"/proc/{self.p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.p.terminate()
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+        if self.p.stdout:
+            self.p.stdout.close()
+
+
+def harness(tmp: Path, name: str, **opts: int) -> tuple[Proc, dict[str, Any]]:
+    out = tmp / f"{name}.json"
+    args = [PY, str(HERE / "harness.py"), "--out", str(out)]
+    for key, value in opts.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    proc = Proc(args, SERVER_CPU, "listening on")
+    return proc, json.loads(out.read_text())
+
+
+def bare() -> Proc:
+    return Proc([PY, str(HERE / "bare_app.py")], SERVER_CPU, "listening on")
+
+
+# -- wrk ---------------------------------------------------------------------------------------
+
+SEND_LUA = """
+local app = %(app)s
+local items = %(items)s
+local path = %(path)s
+local i = 0
+request = function()
+  i = i + 1
+  local it = items[(i %% #items) + 1]
+  local body = '{"kind":"req","id":"' .. i .. '","type":"ms.PublishEvent","body":{"dialogId":"' .. it[2] ..
+    '","event":{"type":"ContentEvent","contentType":"text/plain","message":"hello from wrk"}}}'
+  return wrk.format("POST", path, {["Authorization"] = app, ["X-LP-ON-BEHALF"] = it[1],
+    ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+CONV_LUA = """
+local app = %(app)s
+local items = %(items)s
+local path = %(path)s
+local i = 0
+local body = '[{"kind":"req","id":"1,","type":"userprofile.SetUserProfile","body":{}},' ..
+  '{"kind":"req","id":"2,","type":"cm.ConsumerRequestConversation","body":{"brandId":"le-bench"}}]'
+request = function()
+  i = i + 1
+  local jws = items[((i - 1) %% #items) + 1]
+  return wrk.format("POST", path, {["Authorization"] = app, ["X-LP-ON-BEHALF"] = jws,
+    ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def lua_str(s: str) -> str:
+    return json.dumps(s)
+
+
+def lua_list(values: list[Any]) -> str:
+    def one(v: Any) -> str:
+        return "{" + ",".join(lua_str(x) for x in v) + "}" if isinstance(v, list) else lua_str(v)
+
+    return "{" + ",\n".join(one(v) for v in values) + "}"
+
+
+def wrk(
+    url: str, script: str, seconds: float, conns: int = 50, proc: Proc | None = None
+) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        fh.name,
+        url,
+    ]
+    cpu0 = proc.cpu_s() if proc else 0.0
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    cpu = proc.cpu_s() - cpu0 if proc else 0.0
+    os.unlink(fh.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    lat = {p: _ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "99")}  # type: ignore[union-attr]
+    result = {
+        "rps": rps,
+        "p50_ms": lat["50"],
+        "p99_ms": lat["99"],
+        "requests": total,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+    }
+    if proc is not None and total:
+        result["server_cpu_us_per_req"] = cpu / total * 1e6
+        result["server_cpu_busy"] = cpu / seconds
+    return result
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def send_script(setup: dict[str, Any]) -> str:
+    items = [[c["jws"], c["conversation"]] for c in setup["consumers"]]
+    path = f"/api/account/{setup['account']}/messaging/consumer/conversation/send?v=3"
+    return SEND_LUA % {
+        "app": lua_str(setup["app"]),
+        "items": lua_list(items),
+        "path": lua_str(path),
+    }
+
+
+def conv_script(setup: dict[str, Any]) -> str:
+    path = f"/api/account/{setup['account']}/messaging/consumer/conversation?v=3"
+    return CONV_LUA % {
+        "app": lua_str(setup["app"]),
+        "items": lua_list(setup["fresh"]),
+        "path": lua_str(path),
+    }
+
+
+# -- the measurements --------------------------------------------------------------------------
+
+
+def bench_send(tmp: Path, seconds: float) -> dict[str, Any]:
+    server, setup = harness(tmp, "send", consumers=500)
+    try:
+        wrk(server.url, send_script(setup), 2)  # warm-up
+        mockle = wrk(server.url, send_script(setup), seconds, proc=server)
+    finally:
+        server.stop()
+    b = bare()
+    try:
+        wrk(b.url, send_script(setup), 2)
+        baseline = wrk(b.url, send_script(setup), seconds, proc=b)
+    finally:
+        b.stop()
+    cpu_ratio = baseline["server_cpu_us_per_req"] / mockle["server_cpu_us_per_req"]
+    return {
+        "mockle": mockle,
+        "bare": baseline,
+        "ratio": mockle["rps"] / baseline["rps"],
+        "cpu_ratio": cpu_ratio,
+    }
+
+
+def bench_conversation(tmp: Path, seconds: float, expected_rps: float) -> dict[str, Any]:
+    fresh = int(expected_rps * (seconds + 1) * 1.3) + 1000
+    server, setup = harness(tmp, "conv", fresh=fresh)
+    try:
+        mockle = wrk(server.url, conv_script(setup), seconds, proc=server)
+    finally:
+        server.stop()
+    b = bare()
+    try:
+        baseline = wrk(b.url, conv_script(setup), seconds, proc=b)
+    finally:
+        b.stop()
+    return {
+        "mockle": mockle,
+        "bare": baseline,
+        "ratio": mockle["rps"] / baseline["rps"],
+        "fresh_tokens": fresh,
+    }
+
+
+def ws_load(
+    url: str,
+    mode: str,
+    seconds: float,
+    clients: int = 100,
+    extra: list[str] | None = None,
+    proc: Proc | None = None,
+) -> dict[str, Any]:
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        PY,
+        str(HERE / "ws_load.py"),
+        mode,
+        url,
+        str(seconds),
+        str(clients),
+    ] + (extra or [])
+    cpu0 = proc.cpu_s() if proc else 0.0
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    if out.returncode != 0:
+        raise RuntimeError(f"ws_load {mode} failed: {out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    if proc is not None and result.get("messages"):
+        result["server_cpu_us_per_msg"] = (proc.cpu_s() - cpu0) / result["messages"] * 1e6
+    return result
+
+
+def bench_ws(tmp: Path, seconds: float) -> dict[str, Any]:
+    server, _ = harness(tmp, "ws")
+    try:
+        ws_load(server.url, "mockle", 2)
+        mockle = ws_load(server.url, "mockle", seconds, proc=server)
+    finally:
+        server.stop()
+    b = bare()
+    try:
+        ws_load(b.url, "bare", 2)
+        baseline = ws_load(b.url, "bare", seconds, proc=b)
+    finally:
+        b.stop()
+    cpu_ratio = baseline["server_cpu_us_per_msg"] / mockle["server_cpu_us_per_msg"]
+    return {
+        "mockle": mockle,
+        "bare": baseline,
+        "ratio": mockle["msgs_per_s"] / baseline["msgs_per_s"],
+        "cpu_ratio": cpu_ratio,
+    }
+
+
+def bench_fanout(tmp: Path) -> dict[str, Any]:
+    server, _ = harness(tmp, "fanout")
+    try:
+        return {str(n): ws_load(server.url, "fanout", 0, n) for n in (1, 10, 100)}
+    finally:
+        server.stop()
+
+
+def bench_startup(runs: int) -> dict[str, Any]:
+    import asyncio
+
+    from mockle.server import MockleServer
+    from mockle.settings import Settings
+
+    async def once() -> float:
+        t = time.perf_counter()
+        async with MockleServer(Settings(port=0, agent="manual")):
+            pass
+        return (time.perf_counter() - t) * 1000
+
+    async def many() -> list[float]:
+        await once()  # the process-wide signing key and validators are built once
+        return [await once() for _ in range(runs)]
+
+    fixture = asyncio.run(many())
+    serve = []
+    for _ in range(max(3, runs // 10)):
+        t = time.perf_counter()
+        p = subprocess.Popen(
+            [PY, "-m", "mockle", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True
+        )
+        assert p.stdout is not None
+        url = p.stdout.readline().split(" on ", 1)[1].strip()
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_mockle/health", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.005)
+        serve.append((time.perf_counter() - t) * 1000)
+        p.terminate()
+        p.wait(timeout=30)
+        p.stdout.close()
+    return {
+        "fixture_start_stop_ms_median": statistics.median(fixture),
+        "fixture_start_stop_ms_p90": sorted(fixture)[int(len(fixture) * 0.9) - 1],
+        "serve_to_health_ms_median": statistics.median(serve),
+    }
+
+
+def bench_scale(tmp: Path, seconds: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for n in (10, 100_000):
+        server, setup = harness(tmp, f"scale{n}", preload=n, consumers=500)
+        try:
+            wrk(server.url, send_script(setup), 2)
+            out[str(n)] = wrk(server.url, send_script(setup), seconds, proc=server)
+            out[str(n)]["rss_mib"] = server.rss_mib()
+        finally:
+            server.stop()
+    out["ratio"] = out["100000"]["rps"] / out["10"]["rps"]
+    return out
+
+
+def bench_idle_sockets(tmp: Path, sockets: int) -> dict[str, Any]:
+    server, setup = harness(tmp, "idle", consumers=100)
+    try:
+        before = server.rss_mib()
+        tokens = tmp / "idle-tokens.json"
+        tokens.write_text(json.dumps([c["jws"] for c in setup["consumers"]]))
+        result = ws_load(server.url, "idle", 0, sockets, [str(tokens), str(server.p.pid)])
+        return {
+            "sockets": result["connected"],
+            "rss_before_mib": before,
+            "rss_connected_mib": result["rss_mib"],
+        }
+    finally:
+        server.stop()
+
+
+def bench_journal(tmp: Path, requests: int, rps_hint: float) -> dict[str, Any]:
+    server, setup = harness(tmp, "journal", consumers=500)
+    try:
+        wrk(server.url, send_script(setup), 2)
+        before = server.rss_mib()
+        seconds = max(5.0, requests / max(rps_hint, 1.0))
+        first = wrk(server.url, send_script(setup), seconds)
+        middle = server.rss_mib()
+        second = wrk(server.url, send_script(setup), seconds)
+        after = server.rss_mib()
+        return {
+            "requests": first["requests"] + second["requests"],
+            "rss_before_mib": before,
+            "rss_after_first_mib": middle,
+            "rss_after_second_mib": after,
+        }
+    finally:
+        server.stop()
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    mem = (
+        Path("/proc/meminfo").read_text().splitlines()[0] if Path("/proc/meminfo").exists() else ""
+    )
+    import aiohttp
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem.split(":", 1)[-1].strip(),
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def table(r: dict[str, Any]) -> str:
+    rows = []
+
+    def row(name: str, value: str, target: str, ok: bool | None) -> None:
+        rows.append((name, value, target, "" if ok is None else ("met" if ok else "NOT met")))
+
+    s = r.get("send")
+    if s:
+        row(
+            "SEND req/s (50 conns)",
+            f"{s['mockle']['rps']:.0f} (bare {s['bare']['rps']:.0f})",
+            "",
+            None,
+        )
+        row(
+            "SEND latency p50/p99",
+            f"{s['mockle']['p50_ms']:.2f} / {s['mockle']['p99_ms']:.2f} ms",
+            "",
+            None,
+        )
+        row("SEND ratio mockle/bare", f"{s['ratio']:.2f}", ">= 0.7", s["ratio"] >= 0.7)
+        row(
+            "SEND server CPU per request",
+            f"{s['mockle']['server_cpu_us_per_req']:.0f} us (bare {s['bare']['server_cpu_us_per_req']:.0f} us)",
+            "",
+            None,
+        )
+    c = r.get("conversation")
+    if c:
+        row(
+            "CONVERSATION req/s",
+            f"{c['mockle']['rps']:.0f} (bare {c['bare']['rps']:.0f})",
+            "",
+            None,
+        )
+        row("CONVERSATION ratio", f"{c['ratio']:.2f}", "", None)
+    w = r.get("websocket")
+    if w:
+        row(
+            "WS publish->notification msg/s",
+            f"{w['mockle']['msgs_per_s']:.0f} (bare echo {w['bare']['msgs_per_s']:.0f})",
+            "",
+            None,
+        )
+        row("WS ratio mockle/bare", f"{w['ratio']:.2f}", ">= 0.6", w["ratio"] >= 0.6)
+        row(
+            "WS server CPU per message",
+            f"{w['mockle']['server_cpu_us_per_msg']:.0f} us (bare {w['bare']['server_cpu_us_per_msg']:.0f} us)",
+            "",
+            None,
+        )
+        row(
+            "WS latency p50/p99",
+            f"{w['mockle']['p50_ms']:.2f} / {w['mockle']['p99_ms']:.2f} ms",
+            "p99 < 5 ms",
+            w["mockle"]["p99_ms"] < 5,
+        )
+    f = r.get("fanout")
+    if f:
+        row(
+            "fan-out to N sockets + webhook, p50",
+            ", ".join(f"N={n}: {v['p50_ms']:.2f} ms" for n, v in f.items()),
+            "",
+            None,
+        )
+    st = r.get("startup")
+    if st:
+        row(
+            "fixture start+stop median",
+            f"{st['fixture_start_stop_ms_median']:.1f} ms",
+            "< 20 ms",
+            st["fixture_start_stop_ms_median"] < 20,
+        )
+        row(
+            "mockle serve -> health 200",
+            f"{st['serve_to_health_ms_median']:.0f} ms",
+            "< 1000 ms",
+            st["serve_to_health_ms_median"] < 1000,
+        )
+    sc = r.get("scale")
+    if sc:
+        row(
+            "SEND 100k vs 10 conversations",
+            f"{sc['100000']['rps']:.0f} vs {sc['10']['rps']:.0f} = {sc['ratio']:.2f}",
+            ">= 0.9",
+            sc["ratio"] >= 0.9,
+        )
+    i = r.get("idle_sockets")
+    if i:
+        row(
+            f"RSS with {i['sockets']} idle sockets",
+            f"{i['rss_connected_mib']:.0f} MiB (before {i['rss_before_mib']:.0f})",
+            "< 1024 MiB",
+            i["rss_connected_mib"] < 1024,
+        )
+    j = r.get("journal")
+    if j:
+        flat = j["rss_after_second_mib"] - j["rss_after_first_mib"] < 20
+        row(
+            f"RSS over {j['requests']} requests",
+            f"{j['rss_before_mib']:.0f} -> {j['rss_after_first_mib']:.0f} -> {j['rss_after_second_mib']:.0f} MiB",
+            "flat",
+            flat,
+        )
+    width = [max(len(x[k]) for x in rows + [("measure", "value", "target", "")]) for k in range(4)]
+    lines = ["  ".join(h.ljust(width[k]) for k, h in enumerate(("measure", "value", "target", "")))]
+    lines += ["  ".join(x[k].ljust(width[k]) for k in range(4)) for x in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="short durations (a smoke run)")
+    parser.add_argument("--out", default=str(HERE / "results" / "latest.json"))
+    parser.add_argument("--only", nargs="*", help="run only these parts")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("benchmarks need wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    secs = 3.0 if args.quick else 10.0
+    parts = args.only or [
+        "send",
+        "conversation",
+        "websocket",
+        "fanout",
+        "startup",
+        "scale",
+        "idle_sockets",
+        "journal",
+    ]
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        steps = {
+            "send": lambda: bench_send(tmp, secs),
+            "conversation": lambda: bench_conversation(
+                tmp, secs, results.get("send", {}).get("mockle", {}).get("rps", 4000)
+            ),
+            "websocket": lambda: bench_ws(tmp, secs),
+            "fanout": lambda: bench_fanout(tmp),
+            "startup": lambda: bench_startup(20 if args.quick else 100),
+            "scale": lambda: bench_scale(tmp, secs),
+            "idle_sockets": lambda: bench_idle_sockets(tmp, 1000 if args.quick else 10_000),
+            "journal": lambda: bench_journal(
+                tmp,
+                20_000 if args.quick else 100_000,
+                results.get("send", {}).get("mockle", {}).get("rps", 4000),
+            ),
+        }
+        for name in parts:
+            print(f"... {name}", file=sys.stderr, flush=True)
+            results[name] = steps[name]()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\nJSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
