@@ -239,3 +239,35 @@ async def test_no_fault_no_cost_path_keeps_answers_unchanged(client: TestClient)
         headers=who.headers(),
     )
     assert r.status == 200 and (await r.json())["body"]["sequence"] == 0
+
+
+REST_CALLS = {
+    "csds": ("GET", f"/api/account/{ACC}/service/baseURI.json"),
+    "sentinel": ("POST", f"/sentinel/api/account/{ACC}/app/token?grant_type=client_credentials"),
+    "idp": ("POST", f"/api/account/{ACC}/consumer"),
+    "conversation": ("POST", f"/api/account/{ACC}/messaging/consumer/conversation"),
+    "send": ("POST", f"/api/account/{ACC}/messaging/consumer/conversation/send"),
+}
+
+
+@pytest.mark.parametrize("target", sorted(REST_CALLS))
+@pytest.mark.parametrize("action", ["status", "delay", "drop", "star"])
+async def test_every_rest_target_and_action(client: TestClient, target: str, action: str) -> None:
+    method, path = REST_CALLS[target]
+    spec: dict[str, Any] = {
+        "status": {"target": target, "status": 418},
+        "delay": {"target": target, "delay_ms": 30, "status": 418},
+        "drop": {"target": target, "drop": True},
+        "star": {"target": "*", "status": 418},
+    }[action]
+    await add(client, spec)
+    if action == "drop":
+        with pytest.raises(aiohttp.ClientError):
+            await client.request(method, path)
+    else:
+        r = await client.request(method, path)
+        assert r.status == 418
+    (fault,) = (await (await client.get("/_mockle/faults")).json())["faults"]
+    assert fault["fired"] == 1 and fault["active"] is False
+    (entry,) = (await (await client.get(f"/_mockle/requests?target={target}")).json())["requests"]
+    assert entry["status"] == (None if action == "drop" else 418)
