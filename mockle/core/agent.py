@@ -233,10 +233,14 @@ class SimulatedAgent(Listener):
             step(conv, fx)
         except errors.MockleError:  # the conversation closed or vanished: drop the rest
             queue.clear()
-        if queue:
-            self._schedule(key, queue[0][0], fx)
-        else:
-            del self._queues[key]
+        except Exception:  # a bug: drop the rest so the next message starts afresh
+            queue.clear()
+            raise
+        finally:
+            if queue:
+                self._schedule(key, queue[0][0], fx)
+            else:
+                del self._queues[key]
 
     def agent_pid(self, account: str) -> str:
         """The PID of the account's simulated agent (created on first use)."""

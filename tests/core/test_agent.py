@@ -373,3 +373,18 @@ def test_bad_scripts_are_refused_naming_the_spot(doc: Any, where: str, words: st
 def test_unparseable_script_is_refused() -> None:
     with pytest.raises(errors.InvalidPayload, match="neither JSON nor YAML"):
         load_script("rules: [")
+
+
+def test_a_bug_in_a_step_does_not_wedge_the_conversation(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent, rec = setup_agent(engine)
+    app, jws, conv = open_conv(engine)
+    fx = say(engine, app, jws, conv, "one")
+    monkeypatch.setattr(engine, "join_agent", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run_later(fx)
+    assert agent.pending == 0
+    monkeypatch.undo()
+    run_later(say(engine, app, jws, conv, "two"))
+    assert texts(rec)[-1] == ("ASSIGNED_AGENT", "echo: two")
