@@ -182,7 +182,16 @@ class WebhookWorker:
     async def _drain(self, key: tuple[str, str, str], queue: deque[Delivery]) -> None:
         try:
             while queue:
-                await self._deliver(queue[0])
+                delivery = queue[0]
+                try:
+                    await self._deliver(delivery)
+                except Exception as exc:  # a bug: log it, fail this delivery, go on
+                    log.exception("webhook delivery %s failed unexpectedly", delivery.id)
+                    delivery.attempts.append(
+                        Attempt(self.clock.now_ms(), None, f"mockle bug: {exc!r}")
+                    )
+                    delivery.state = FAILED
+                    self.log.notify()
                 queue.popleft()
         finally:
             if self._queues.get(key) is queue:  # not replaced by a reset meanwhile

@@ -321,3 +321,32 @@ async def test_reset_drops_queued_deliveries_of_the_account(
         await Consumer(http, mockle, ACC, "b").open()
         assert (await receiver.next()).change["result"]["conversationDetails"]["state"] == "OPEN"
         assert receiver.hits.empty()
+
+
+async def test_a_bug_fails_one_delivery_and_the_queue_goes_on(
+    mockle: MockleServer, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = worker(mockle)
+    real = w._attempt
+    calls: list[str] = []
+
+    async def flaky(job: Any) -> Any:
+        calls.append(job.event_type)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return await real(job)
+
+    monkeypatch.setattr(w, "_attempt", flaky)
+    async with Receiver(SECRET) as receiver:
+        await install(http, mockle, receiver)
+        consumer = Consumer(http, mockle, ACC, "a")
+        await consumer.open()
+        await consumer.say("still delivered")
+        hit = await receiver.next()
+        assert hit.change["event"]["message"] == "still delivered"
+        created, message = await settled(mockle, 2)
+        assert (
+            created["state"] == "failed"
+            and "RuntimeError('boom')" in created["attempts"][0]["error"]
+        )
+        assert message["delivered"]
