@@ -177,3 +177,18 @@ async def test_parallel_async_tenants_on_one_server(mockle_server: SharedMockle)
     journals = await asyncio.gather(*(tenant(a) for a in accounts))
     for account, journal in zip(accounts, journals, strict=True):
         assert [e["body"]["body"]["event"]["message"] for e in journal] == [account]
+
+
+def test_assert_webhook_failure_lists_the_deliveries(mockle: MockleHandle) -> None:
+    m = mockle.client
+    m.install_app({"ms.MessagingEventNotification.ContentEvent": "http://127.0.0.1:9/dead"})
+    c = m.consumer()
+    conv = m.open_conversation(c)
+    m.agent.say(conv, "you will not get this")
+    (failed,) = m.assert_webhook(delivered=False, text="you will not get this", timeout=5)
+    assert failed["attempts"][0]["status"] is None
+    with pytest.raises(AssertionError) as info:
+        m.assert_webhook(text="you will not get this")
+    text = str(info.value)
+    assert "expected a webhook delivery that was delivered with text" in text
+    assert "arrived: 1 candidate(s)" in text and "/dead" in text
