@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from mockle.core import errors, render
 from mockle.core.dialects import Op, lookup
 from mockle.core.engine import Actor, Effects, Engine, parse_client_properties
+from mockle.core.jsondoc import load_json
 from mockle.core.model import CONSUMER, Consumer
 from mockle.core.requests import Request, parse_request
 from mockle.core.tokens import SENTINEL_ISSUER, TokenInfo, TokenInvalid, TokenKind
@@ -120,10 +119,7 @@ def _load(body: bytes) -> Any:
         raise errors.InvalidRequest(
             "the request body is empty; a JSON document is expected", where="$"
         )
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise errors.InvalidRequest(f"the body is not valid JSON: {exc}", where="$") from None
+    return load_json(body)
 
 
 def conversation(engine: Engine, call: RestCall) -> tuple[RestReply, Effects]:

@@ -27,6 +27,7 @@ import orjson
 from mockle.core import errors, render
 from mockle.core.apps import AppRegistry
 from mockle.core.clock import Clock, Ids
+from mockle.core.jsondoc import too_deep
 from mockle.core.model import (
     ASSIGNED_AGENT,
     CLOSE,
@@ -646,4 +647,4 @@ def parse_client_properties(raw: str | None) -> dict[str, Any] | None:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, dict) and not too_deep(value, raw) else None

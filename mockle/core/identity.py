@@ -8,12 +8,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import orjson
-
 from mockle.core import errors, render
 from mockle.core.apps import App
 from mockle.core.connector import verify_app_jwt
 from mockle.core.engine import Engine
+from mockle.core.jsondoc import load_json
 from mockle.core.schemas import SchemaSet
 
 # Service names real clients look up (protocol.md §1.1, connector-api.md §2).
@@ -98,10 +97,7 @@ def consumer_jws(
     """IDP ``/consumer``: an AppJWT and ``{"ext_consumer_id"}`` -> 201 ``{"token"}``."""
     try:
         verify_app_jwt(engine, account, authorization)
-        try:
-            doc = orjson.loads(body) if body.strip() else None
-        except orjson.JSONDecodeError as exc:
-            raise errors.InvalidRequest(f"the body is not valid JSON: {exc}", where="$") from None
+        doc = load_json(body) if body.strip() else None
         SchemaSet.default().validate("identity/consumerJwsRequest.json", doc)
     except errors.MockleError as exc:
         return exc.http_status, render.error_envelope(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+import orjson
 import pytest
 
 from mockle.core.engine import Engine
 from mockle.core.model import CLOSE
 from mockle.core.tokens import lp_consumer_id
-from mockle.server import ThreadedMockle
+from mockle.server import MockleServer, ThreadedMockle
 from mockle.settings import Settings
 from tests.robustness.helpers import (
     ACC,
@@ -202,3 +206,93 @@ FUZZ_SETTINGS = Settings(port=0, agent="manual", auto_messages=[], log_level="wa
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
     yield from make_live(FUZZ_SETTINGS)
+
+
+# -- an in-loop server for the async tests ---------------------------------------------------------
+
+
+@dataclass
+class Served:
+    """A :class:`MockleServer` in the test's loop, an HTTP session, tokens and the log trap."""
+
+    server: MockleServer
+    http: aiohttp.ClientSession
+    trap: LogTrap
+
+    @property
+    def engine(self) -> Engine:
+        return self.server.engine
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.server.port}/ws_api/account/{ACC}/messaging/consumer?v=3"
+
+    def jws(self, ext: str, account: str = ACC) -> str:
+        return self.engine.tokens.mint_consumer_jws(account, ext, 0)
+
+    def headers(self, ext: str, account: str = ACC) -> dict[str, str]:
+        app = self.engine.tokens.mint_app_jwt(account, "robust-client", 3600)
+        return {"Authorization": app, "X-LP-ON-BEHALF": self.jws(ext, account)}
+
+    async def post(
+        self, path: str, body: Any, headers: dict[str, str], *, raw: bool = False
+    ) -> tuple[int, Any]:
+        data: Any = body if raw else orjson.dumps(body)
+        if len(data) > 65536:  # aiohttp warns about large raw bodies
+            data = io.BytesIO(data)
+        async with self.http.post(self.server.url + path, data=data, headers=headers) as r:
+            text = await r.read()
+            return r.status, orjson.loads(text) if text else None
+
+    async def open_conversation(self, headers: dict[str, str]) -> str:
+        status, doc = await self.post(CONV, [profile_request(), request_conversation()], headers)
+        assert status == 200, doc
+        return str(doc[1]["body"]["conversationId"])
+
+    async def ws(self, token: str | None, **kw: Any) -> aiohttp.ClientWebSocketResponse:
+        headers = {"Authorization": f"jwt {token}"} if token else {}
+        return await self.http.ws_connect(self.ws_url, headers=headers, autoping=False, **kw)
+
+    def problems(self) -> list[str]:
+        found = list(state_violations(self.engine))
+        found += [f"bug: {b}" for b in self.server.runtime.extras.get("bugs", [])]
+        ums = self.server.runtime.extras.get("ums")
+        if ums is not None and ums.bugs:
+            found.append(f"ums bugs: {ums.bugs}")
+        return found + self.trap.problems()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Awaitable[Served]]]:
+    """``await serve(**settings)``: a started mockle (agent manual), stopped after the test."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**overrides: Any) -> Served:
+            trap = LogTrap().install()
+            stack.callback(trap.remove)
+            settings = Settings(port=0, agent="manual", auto_messages=[], **overrides)
+            server = await stack.enter_async_context(MockleServer(settings))
+            http = await stack.enter_async_context(aiohttp.ClientSession())
+            return Served(server, http, trap)
+
+        yield start
+
+
+async def ws_answer(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
+    """The next ``resp`` on an aiohttp client socket (notifications are skipped)."""
+    while True:
+        msg = await ws.receive(timeout=timeout)
+        assert msg.type is aiohttp.WSMsgType.TEXT, (msg.type, msg.data, msg.extra)
+        doc = orjson.loads(msg.data)
+        if doc.get("kind") == "resp":
+            return dict(doc)
+
+
+async def ws_closed(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> int | None:
+    """Read until the server closes the socket; its close code."""
+    while True:
+        msg = await ws.receive(timeout=timeout)
+        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return ws.close_code
+        if msg.type is aiohttp.WSMsgType.ERROR:
+            return ws.close_code

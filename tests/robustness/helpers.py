@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from mockle.core.engine import Engine
 from mockle.core.model import CONSUMER
@@ -25,7 +27,7 @@ SEND = f"/api/account/{ACC}/messaging/consumer/conversation/send?v=3"
 HTTP_TIMEOUT_S = 10.0
 
 
-# -- the log ----------------------------------------------------------------------------------
+# -- the log ---------------------------------------------------------------------------------------
 
 
 class LogTrap(logging.Handler):
@@ -50,7 +52,7 @@ class LogTrap(logging.Handler):
         logging.getLogger().removeHandler(self)
 
 
-# -- engine state -------------------------------------------------------------------------------
+# -- engine state ----------------------------------------------------------------------------------
 
 
 def state_violations(engine: Engine) -> list[str]:
@@ -109,7 +111,7 @@ def conversation_count(engine: Engine) -> int:
     return sum(len(acc.conversations) for acc in engine.accounts.values())
 
 
-# -- answers ------------------------------------------------------------------------------------
+# -- answers ---------------------------------------------------------------------------------------
 
 
 def answer_shape_problem(status: int, body: bytes, *, oauth: bool = False) -> str | None:
@@ -151,7 +153,7 @@ def answer_shape_problem(status: int, body: bytes, *, oauth: bool = False) -> st
     return f"{status} answer is not a documented error shape: {doc!r:.300}"
 
 
-# -- a plain HTTP client (sync, for hypothesis bodies) -----------------------------------------
+# -- a plain HTTP client (sync, for hypothesis bodies) ---------------------------------------------
 
 
 @dataclass(slots=True)
@@ -217,7 +219,7 @@ class Http:
             self._conn = None
 
 
-# -- documented request shapes -----------------------------------------------------------------
+# -- documented request shapes ---------------------------------------------------------------------
 
 
 def profile_request(rid: str = "1") -> dict[str, Any]:
@@ -245,4 +247,104 @@ def close_request(conv_id: str, rid: str = "9") -> dict[str, Any]:
         "id": rid,
         "type": "cm.UpdateConversationField",
         "body": {"conversationId": conv_id, "conversationField": [field_]},
+    }
+
+
+# -- a plain WebSocket client (sync) ---------------------------------------------------------------
+
+WS_TIMEOUT_S = 5.0
+
+
+class Closed(Exception):
+    """The server closed the socket; ``code`` is its close code (None if it just dropped)."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"closed {code} {reason!r}")
+        self.code = code
+        self.reason = reason
+
+
+class Ws:
+    """One consumer socket (the ``websockets`` sync client), with request/answer helpers."""
+
+    def __init__(
+        self,
+        port: int,
+        token: str | None = None,
+        *,
+        account: str = ACC,
+        how: str = "header",
+        query: str = "?v=3",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        path = f"/ws_api/account/{account}/messaging/consumer"
+        extra = dict(headers or {})
+        if token is not None and how == "header":
+            extra["Authorization"] = f"jwt {token}"
+        elif token is not None and how == "path":
+            path += f"/{token}"
+        opener = connect(
+            f"ws://127.0.0.1:{port}{path}{query}",
+            additional_headers=extra,
+            max_size=None,
+            compression=None,
+            open_timeout=WS_TIMEOUT_S,
+            close_timeout=2,
+            ping_interval=None,
+        )
+        self.conn = opener.__enter__()  # websockets >= 17.1 wants the context-manager form
+        self.notifications: list[dict[str, Any]] = []
+
+    def send(self, data: str | bytes) -> None:
+        try:
+            self.conn.send(data)
+        except ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            raise Closed(rcvd.code if rcvd else None, rcvd.reason if rcvd else "") from None
+
+    def next(self, timeout: float = WS_TIMEOUT_S) -> dict[str, Any]:
+        """The next frame; :class:`Closed` when the server closed the socket."""
+        try:
+            raw = self.conn.recv(timeout=timeout)
+        except ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            raise Closed(rcvd.code if rcvd else None, rcvd.reason if rcvd else "") from None
+        doc = orjson.loads(raw)
+        assert isinstance(doc, dict), doc
+        return doc
+
+    def answer(self, timeout: float = WS_TIMEOUT_S) -> dict[str, Any]:
+        """The next ``resp`` (notifications before it are kept in :attr:`notifications`)."""
+        while True:
+            doc = self.next(timeout)
+            if doc.get("kind") == "resp":
+                return doc
+            self.notifications.append(doc)
+
+    def request(self, frame: dict[str, Any], timeout: float = WS_TIMEOUT_S) -> dict[str, Any]:
+        self.send(orjson.dumps(frame).decode())
+        return self.answer(timeout)
+
+    def closed_with(self, timeout: float = WS_TIMEOUT_S) -> int | None:
+        """Read until the server closes the socket; its close code."""
+        while True:
+            try:
+                self.notifications.append(self.next(timeout))
+            except Closed as exc:
+                return exc.code
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def get_clock(rid: str = "clock") -> dict[str, Any]:
+    return {"kind": "req", "id": rid, "type": "GetClock"}
+
+
+def subscribe_events(dialog_id: str, rid: str = "sub", from_seq: int = 0) -> dict[str, Any]:
+    return {
+        "kind": "req",
+        "id": rid,
+        "type": "ms.SubscribeMessagingEvents",
+        "body": {"dialogId": dialog_id, "fromSeq": from_seq},
     }

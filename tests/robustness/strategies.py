@@ -43,7 +43,7 @@ def pick(n: int) -> st.SearchStrategy[int]:
     return st.sampled_from(range(n))
 
 
-# -- JSON values ---------------------------------------------------------------------------------
+# -- JSON values -----------------------------------------------------------------------------------
 
 int64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 scalars = st.one_of(
@@ -139,7 +139,7 @@ ids = st.one_of(
     st.sampled_from(["1", "1,", "2,", "abc"]),
 )
 
-# -- events ---------------------------------------------------------------------------------------
+# -- events ----------------------------------------------------------------------------------------
 
 content_event = shaped(
     {
@@ -183,7 +183,7 @@ metadata = st.one_of(
     json_values,
 )
 
-# -- request bodies -------------------------------------------------------------------------------
+# -- request bodies --------------------------------------------------------------------------------
 
 publish_body = shaped(
     {"dialogId": conv_ref, "event": events},
@@ -358,7 +358,7 @@ def conversation_batch(draw: st.DrawFn) -> Any:
     return items + extra if shape != 7 else items[:1]
 
 
-# -- raw bodies -----------------------------------------------------------------------------------
+# -- raw bodies ------------------------------------------------------------------------------------
 
 
 @st.composite
@@ -377,7 +377,7 @@ def encoded(draw: st.DrawFn, docs: st.SearchStrategy[Any]) -> bytes:
     return b""
 
 
-# -- headers and queries --------------------------------------------------------------------------
+# -- headers and queries ---------------------------------------------------------------------------
 
 
 def header_safe(raw: bytes) -> bytes:
@@ -420,3 +420,73 @@ path_segments = st.one_of(
     st.sampled_from(["le-robust", "le-other", "0", "%ff", "%2F", "..", "le-robust%00"]),
     st.text(min_size=1, max_size=20).map(lambda t: quote(t, safe="")),
 )
+
+
+# -- UMS WebSocket frames --------------------------------------------------------------------------
+
+JWT = "$jwt"  # the socket's own consumer token, resolved when sent
+
+states = st.sampled_from(["OPEN", "CLOSE", "LOCKED", "Q"])
+UMS_TYPES: dict[str, Any] = {
+    **TYPES,
+    "ms.SubscribeMessagingEvents": shaped(
+        {"dialogId": conv_ref},
+        {"fromSeq": st.integers(min_value=0, max_value=5), "conversationId": conv_ref},
+    ),
+    ".ams.ms.QueryMessages": shaped(
+        {"dialogId": conv_ref},
+        {
+            "fromSeq": st.integers(min_value=0, max_value=5),
+            "newerThanSequence": st.integers(min_value=0, max_value=5),
+        },
+    ),
+    "cqm.SubscribeExConversations": shaped(
+        {},
+        {
+            "convState": st.one_of(states, st.lists(states, max_size=3)),
+            "stage": st.one_of(states, st.lists(states, max_size=2)),
+            "agentIds": st.one_of(st.text(max_size=10), st.lists(st.text(max_size=10))),
+            "consumerId": st.text(max_size=64),
+            "brandId": st.sampled_from(["le-robust", "le-other"]),
+            "minLastUpdatedTime": st.integers(min_value=0, max_value=2**41),
+            "maxLastUpdatedTime": st.integers(min_value=0, max_value=2**41),
+        },
+    ),
+    "cqm.UnsubscribeExConversations": shaped({"subscriptionId": st.text(min_size=1, max_size=64)}),
+    "userprofile.GetUserProfile": st.one_of(shaped({}, {"userId": st.text()}), st.text()),
+    "InitConnection": st.builds(dict),
+}
+UMS_FRAME_TYPES = tuple(UMS_TYPES) + ("ms.PublishEvent",) * 3 + (".ams.ms.PublishEvent",)
+
+
+@st.composite
+def valid_ws_frame(draw: st.DrawFn) -> Any:
+    type_name = draw(st.sampled_from(UMS_FRAME_TYPES))
+    frame: dict[str, Any] = {"kind": "req", "id": draw(ids), "type": type_name}
+    if draw(pick(10)) != 9:
+        frame["body"] = draw(UMS_TYPES[type_name])
+    if type_name == "InitConnection":
+        auth = {"type": ".ams.headers.ConsumerAuthentication", "jwt": JWT}
+        props = {"type": ".ams.headers.ClientProperties", "deviceFamily": "DESKTOP"}
+        frame["headers"] = [auth, props][: draw(st.integers(1, 2))]
+    if draw(pick(6)) == 5:
+        frame["metadata"] = draw(metadata)
+    return frame
+
+
+ws_frames = mutated(valid_ws_frame())
+
+WS_SIZE_LIMIT = 1_048_576  # the default --ws-max-frame
+
+
+@st.composite
+def ws_messages(draw: st.DrawFn) -> tuple[str, Any]:
+    """One message a client may send: a near-valid frame, other text, binary, or a huge one."""
+    kind = draw(pick(12))
+    if kind <= 8:
+        return ("json", draw(ws_frames))
+    if kind == 9:
+        return ("text", draw(st.text(max_size=80)))
+    if kind == 10:
+        return ("binary", draw(st.binary(max_size=80)))
+    return ("huge", WS_SIZE_LIMIT + 1)

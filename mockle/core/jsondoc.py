@@ -1,0 +1,53 @@
+"""Reading untrusted JSON: one parser for request bodies, frames and JSON-valued headers.
+
+orjson reads up to 1024 levels of nesting but writes at most 255, and mockle echoes what it
+stores (metadata, conversation context, client properties) a few levels down inside
+notifications, webhooks and control API answers. A document nested deeper than
+:data:`MAX_DEPTH` is therefore refused when it arrives, rather than failing later where no
+client can be told why. The depth walk runs only when the raw text holds more than
+:data:`MAX_DEPTH` brackets, so ordinary requests pay one ``bytes.count`` per bracket kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from mockle.core import errors
+
+MAX_DEPTH = 100
+"""Deepest nesting of arrays and objects accepted (no documented payload comes near it)."""
+
+
+def load_json(raw: bytes | str, what: str = "body") -> Any:
+    """Parse ``raw``; :class:`~mockle.core.errors.InvalidRequest` if it is not JSON or too deep."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidRequest(f"the {what} is not valid JSON: {exc}", where="$") from None
+    if too_deep(doc, raw):
+        raise errors.InvalidRequest(
+            f"the {what} nests arrays and objects more than {MAX_DEPTH} levels deep", where="$"
+        )
+    return doc
+
+
+def too_deep(doc: Any, raw: bytes | str | None = None) -> bool:
+    """Whether ``doc`` nests more than :data:`MAX_DEPTH` levels (``raw``: its text, a hint)."""
+    if (raw is not None and _brackets(raw) <= MAX_DEPTH) or not isinstance(doc, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def _brackets(raw: bytes | str) -> int:
+    if isinstance(raw, bytes):
+        return raw.count(b"[") + raw.count(b"{")
+    return raw.count("[") + raw.count("{")
