@@ -1,0 +1,245 @@
+"""Graceful shutdown under load: ``mockle serve`` gets SIGTERM with sockets connected, a request
+in flight and webhook deliveries pending.
+
+* every socket is closed with 1001 (going away);
+* the request in flight completes (its answer arrives);
+* a delivery that ends within the grace is delivered, one that does not is reported in the log;
+* the process exits 0, in bounded time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from tests.robustness.conftest import ws_answer
+from tests.robustness.helpers import (
+    ACC,
+    CONV,
+    SEND,
+    profile_request,
+    request_conversation,
+    subscribe_events,
+    text_event,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint: ``/quick`` answers after a moment, ``/stuck`` never answers."""
+
+    url: str = ""
+    quick: list[bytes] = field(default_factory=list)
+    arrived: dict[str, asyncio.Event] = field(
+        default_factory=lambda: {"quick": asyncio.Event(), "stuck": asyncio.Event()}
+    )
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@asynccontextmanager
+async def running_receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+
+    async def quick(request: web.Request) -> web.Response:
+        rec.arrived["quick"].set()
+        await asyncio.sleep(0.3)
+        rec.quick.append(await request.read())
+        return web.Response(status=200)
+
+    async def stuck(request: web.Request) -> web.Response:
+        rec.arrived["stuck"].set()
+        await rec.release.wait()
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/quick", quick)
+    app.router.add_post("/stuck", stuck)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    rec.url = f"http://127.0.0.1:{port}"
+    try:
+        yield rec
+    finally:
+        rec.release.set()
+        await runner.cleanup()
+
+
+async def _serve() -> tuple[asyncio.subprocess.Process, str]:
+    env = {**os.environ, "MOCKLE_LOG_LEVEL": "warning"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mockle",
+        "serve",
+        "--port",
+        "0",
+        "--agent",
+        "manual",
+        "--webhook-timeout",
+        "30",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+    assert line.startswith("mockle listening on http://127.0.0.1:"), line
+    return proc, line.split(" on ", 1)[1].strip()
+
+
+def _app(receiver: Receiver, name: str, path: str) -> dict[str, Any]:
+    hook = {"endpoint": receiver.url + path, "max_retries": 0}
+    return {
+        "account": ACC,
+        "client_name": name,
+        "client_id": name,
+        "client_secret": f"{name}-secret",
+        "capabilities": {"webhooks": {"ms.MessagingEventNotification.ContentEvent": hook}},
+    }
+
+
+@dataclass
+class Outcome:
+    answer: bytes  # what the request in flight got
+    close_codes: list[int | None]
+    exit_code: int
+    elapsed: float  # seconds from SIGTERM to the exit
+    stderr: str
+    delivered: list[bytes]  # bodies the quick endpoint received
+
+
+@pytest.fixture(scope="module")
+def outcome() -> Outcome:
+    """Run the scenario once (its own loop); the tests below read what happened."""
+
+    async def scenario() -> Outcome:
+        async with running_receiver() as receiver:
+            proc, url = await _serve()
+            try:
+                return await _run(proc, url, receiver)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+
+    return asyncio.run(asyncio.wait_for(scenario(), 50))
+
+
+def test_sockets_close_with_1001(outcome: Outcome) -> None:
+    assert outcome.close_codes == [1001, 1001, 1001]
+
+
+def test_the_request_in_flight_completes(outcome: Outcome) -> None:
+    assert outcome.answer.startswith(b"HTTP/1.1 200"), outcome.answer[:300]
+    assert b'"reqId":"flight"' in outcome.answer
+
+
+def test_the_process_exits_0_in_bounded_time(outcome: Outcome) -> None:
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.elapsed < 10, outcome.elapsed
+
+
+def test_deliveries_ending_within_the_grace_are_delivered(outcome: Outcome) -> None:
+    delivered = b"".join(outcome.delivered)  # the in-flight message too
+    assert b"to the hooks" in delivered and b"in flight" in delivered, outcome.delivered
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mockle/web/webhooks.py WebhookWorker.stop marks unfinished deliveries 'abandoned' "
+    "in the delivery log only; nothing reaches the process log, which is all that is left "
+    "once mockle serve has exited",
+)
+def test_deliveries_still_pending_are_reported_in_the_log(outcome: Outcome) -> None:
+    assert "stuck-app" in outcome.stderr and "/stuck" in outcome.stderr, outcome.stderr
+
+
+async def _run(proc: asyncio.subprocess.Process, url: str, receiver: Receiver) -> Outcome:
+    async with aiohttp.ClientSession() as http:
+        for name, path in (("quick-app", "/quick"), ("stuck-app", "/stuck")):
+            async with http.post(url + "/_mockle/apps", json=_app(receiver, name, path)) as r:
+                assert r.status == 201, await r.text()
+        tokens = {}
+        async with http.post(
+            f"{url}/sentinel/api/account/{ACC}/app/token?grant_type=client_credentials",
+            data={"client_id": "quick-app", "client_secret": "quick-app-secret"},
+        ) as r:
+            app_jwt = (await r.json())["access_token"]
+        for ext in ("alice", "bob", "carol"):
+            async with http.post(
+                f"{url}/api/account/{ACC}/consumer?v=1.0",
+                json={"ext_consumer_id": ext},
+                headers={"Authorization": app_jwt},
+            ) as r:
+                tokens[ext] = (await r.json())["token"]
+        headers = {"Authorization": app_jwt, "X-LP-ON-BEHALF": tokens["alice"]}
+        async with http.post(
+            url + CONV, json=[profile_request(), request_conversation()], headers=headers
+        ) as r:
+            conv = (await r.json())[1]["body"]["conversationId"]
+
+        # three connected consumer sockets, one subscribed to the conversation
+        sockets = []
+        ws_url = url.replace("http://", "ws://") + f"/ws_api/account/{ACC}/messaging/consumer?v=3"
+        for ext in ("alice", "bob", "carol"):
+            ws = await http.ws_connect(ws_url, headers={"Authorization": f"jwt {tokens[ext]}"})
+            sockets.append(ws)
+        await sockets[0].send_str(orjson.dumps(subscribe_events(conv)).decode())
+        assert (await ws_answer(sockets[0]))["code"] == 200
+
+        # webhook deliveries under way: one about to succeed, one that will never end
+        async with http.post(url + SEND, json=text_event(conv, "to the hooks"), headers=headers):
+            pass
+        await asyncio.wait_for(receiver.arrived["quick"].wait(), 10)
+        await asyncio.wait_for(receiver.arrived["stuck"].wait(), 10)
+
+        # a request in flight: its head is read (the server said 100 Continue), no body yet
+        body = orjson.dumps(text_event(conv, "in flight", rid="flight"))
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        head = (
+            f"POST {SEND} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {app_jwt}\r\n"
+            f"X-LP-ON-BEHALF: {tokens['alice']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+        ).encode()
+        writer.write(head)
+        await writer.drain()
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        writer.write(body)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+
+        codes = []
+        for ws in sockets:
+            while True:
+                msg = await ws.receive(timeout=10)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                    codes.append(ws.close_code)
+                    break
+        code = await asyncio.wait_for(proc.wait(), 20)
+        elapsed = time.monotonic() - started
+    assert proc.stderr is not None
+    stderr = (await proc.stderr.read()).decode()
+    return Outcome(answer, codes, code, elapsed, stderr, list(receiver.quick))
