@@ -49,6 +49,7 @@ class Live:
     tokens: dict[str, str] = field(default_factory=dict)
     pool: list[str] = field(default_factory=list)  # ext ids of the fuzzing consumers
     victim_conv: str = ""
+    seeded: int = 0  # conversations opened by the control API fuzzing to replace lost ones
 
     def __repr__(self) -> str:
         return f"Live(port={self.server.server.port})"

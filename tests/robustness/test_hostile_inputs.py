@@ -551,3 +551,59 @@ async def test_idle_tcp_connections_do_not_block_the_server(serve: Any) -> None:
     for _, writer in idle:
         writer.close()
     await healthy(s)
+
+
+# -- the control API ------------------------------------------------------------------------------
+
+DEEP = b"[" * 300 + b"]" * 300  # deeper than orjson writes back
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mockle/web/control.py reads bodies with orjson.loads, not "
+    "mockle.core.jsondoc.load_json: agent/publish stores metadata nested 300 deep, and "
+    "GET /_mockle/conversations/{id}/events then answers 500 (and subscribers lose the event)",
+)
+async def test_deeply_nested_control_body_is_refused(serve: Any) -> None:
+    s: Served = await serve()
+    conv = await s.open_conversation(s.headers("a"))
+    event = b'{"type":"ContentEvent","contentType":"text/plain","message":"x"}'
+    body = b'{"event":' + event + b',"metadata":[' + DEEP + b"]}"
+    url = f"{s.server.url}/_mockle/conversations/{conv}"
+    async with s.http.post(url + "/agent/publish", data=body) as r:
+        published = r.status
+    async with s.http.get(url + "/events") as r:
+        assert r.status == 200
+    assert published == 400
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mockle/web/faults.py accepts a fault 'body' nested deeper than orjson writes; when "
+    "the fault fires the middleware raises and the request gets mockle's own 500 (a bug)",
+)
+async def test_fault_body_too_deep_is_refused(serve: Any) -> None:
+    s: Served = await serve()
+    body = b'{"target":"send","status":503,"body":' + DEEP + b"}"
+    async with s.http.post(s.server.url + "/_mockle/faults", data=body) as r:
+        created = r.status
+    status, doc = await s.post(SEND, {}, s.headers("a"))
+    assert status == 503 or created == 400, (created, status, doc)
+    assert not s.problems(), s.problems()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mockle/web/admin.py accepts any close code from 1000 to 4999 on "
+    "POST /_mockle/connections/close, including 1004-1006, 1015 and 1016-2999, which RFC 6455 "
+    "forbids on the wire: the client sees a protocol error instead of the code asked for",
+)
+@pytest.mark.parametrize("code", [1004, 1005, 1006, 1015, 2999])
+async def test_connections_close_refuses_unsendable_codes(serve: Any, code: int) -> None:
+    s: Served = await serve()
+    ws = await s.ws(s.jws("a"))
+    body = {"account": ACC, "code": code}
+    async with s.http.post(s.server.url + "/_mockle/connections/close", json=body) as r:
+        status = r.status
+    await ws.close()
+    assert status == 400
