@@ -386,6 +386,9 @@ async def test_request_size_limit_holds(serve: Any) -> None:
     ):
         async with s.http.post(s.server.url + path, data=b"x" * 4096) as r:
             assert r.status == 413, (path, r.status)
+            doc = await r.json()
+            assert doc["body"]["errorCode"] == 41300, doc
+            assert "--max-body-size" in doc["body"]["details"], doc
     assert not s.problems(), s.problems()
 
 
