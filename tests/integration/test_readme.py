@@ -57,3 +57,16 @@ def test_readme_walkthrough_runs_verbatim(served: str) -> None:
         in out.stdout
     )
     assert '"reqId":"5","code":"OK"' in out.stdout
+
+
+pytest_plugins = ["pytester"]
+
+
+def test_readme_pytest_example_passes(pytester: pytest.Pytester) -> None:
+    section = README.read_text().split("## Use it from pytest", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "the README lost its pytest example"
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_readme_example=match.group(1))
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
