@@ -161,7 +161,7 @@ def _path(template: str, call: dict[str, Any]) -> str:
     return path + call["query"]
 
 
-@s.fuzz_settings(max_examples=150)
+@s.fuzz_settings(max_examples=300)
 @given(call=connector_calls, doc=s.request_frame(), damage=s.pick(8), data=st.data())
 def test_send_never_fails_and_refusals_change_nothing(
     live: Live, call: dict[str, Any], doc: Any, damage: int, data: st.DataObject
@@ -177,7 +177,7 @@ def test_send_never_fails_and_refusals_change_nothing(
     assert live.victim_state() == victim
 
 
-@s.fuzz_settings(max_examples=120)
+@s.fuzz_settings(max_examples=200)
 @given(call=connector_calls, doc=s.conversation_batch(), damage=s.pick(8), data=st.data())
 def test_conversation_creates_exactly_what_it_answers(
     live: Live, call: dict[str, Any], doc: Any, damage: int, data: st.DataObject

@@ -87,7 +87,7 @@ def _check_resp(doc: dict[str, Any]) -> None:
     event(f"resp {doc['code']}")
 
 
-@s.fuzz_settings(max_examples=100)
+@s.fuzz_settings(max_examples=200)
 @given(
     ext=st.sampled_from(["fuzz-0", "fuzz-1", "fuzz-2", "fuzz-3"]),
     mode=st.sampled_from(AUTH_MODES),

@@ -502,8 +502,15 @@ async def test_stalled_requests_hold_only_their_own_connection(serve: Any) -> No
     await healthy(s)
     for _, writer in stalled:  # they give up: nothing is logged as a bug
         writer.close()
-    await asyncio.sleep(0)
+    await _journaled_send(s)
     await healthy(s)
+
+
+async def _journaled_send(s: Served) -> None:
+    """Wait until the journal holds the SEND that was cut short, answered 400 (for nobody)."""
+    journal = s.server.runtime.extras["journal"]
+    found = await journal.wait_for(lambda e: e.target == "send" and e.status == 400, 1, 5.0)
+    assert found, "the request cut short was never finished"
 
 
 async def test_a_body_cut_short_is_not_a_bug(serve: Any) -> None:
@@ -515,8 +522,7 @@ async def test_a_body_cut_short_is_not_a_bug(serve: Any) -> None:
     await writer.drain()
     writer.close()  # mid-body
     await writer.wait_closed()
-    for _ in range(50):  # the server notices the end of the stream on its next turn
-        await asyncio.sleep(0.01)
+    await _journaled_send(s)
     await healthy(s)
 
 
