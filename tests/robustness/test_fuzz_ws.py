@@ -22,21 +22,25 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from mockle.settings import Settings
 from tests.robustness import strategies as s
-from tests.robustness.conftest import FUZZ_SETTINGS, Live, make_live, tamper
+from tests.robustness.conftest import Live, make_live, tamper
 from tests.robustness.helpers import OTHER_ACC, Closed, Ws, get_clock, subscribe_events
 from tests.robustness.test_fuzz_rest import _resolve
 
 pytestmark = pytest.mark.timeout(180)
 
 DOCUMENTED_CLOSES = {1000, 1009, 4401, 4407}
+# The echo agent answers every consumer message at once, so its notifications interleave
+# with the answers the examples wait for.
+WS_SETTINGS = Settings(port=0, agent="echo", agent_delay_ms=0, log_level="warning")
 AUTH_MODES = ("header", "header", "header", "path", "init", "none", "bad")
 
 
 @pytest.fixture(scope="module")
 def watched() -> Iterator[tuple[Live, Ws]]:
     """A live mockle and a watcher socket of the victim, subscribed to its conversation."""
-    for live in make_live(FUZZ_SETTINGS):
+    for live in make_live(WS_SETTINGS):
         watcher = Ws(live.server.server.port, live.tokens["jws:victim"])
         assert watcher.request(subscribe_events(live.victim_conv))["code"] == 200
         assert watcher.next()["type"] == "ms.MessagingEventNotification"  # the history
@@ -92,16 +96,23 @@ def _check_resp(doc: dict[str, Any]) -> None:
     ext=st.sampled_from(["fuzz-0", "fuzz-1", "fuzz-2", "fuzz-3"]),
     mode=st.sampled_from(AUTH_MODES),
     bad=s.pick(5),
+    version=st.sampled_from(["?v=3", "?v=3", "?v=2"]),
     messages=st.lists(s.ws_messages(), min_size=1, max_size=4),
 )
 def test_any_frames_get_one_answer_each_and_never_break_others(
-    watched: tuple[Live, Ws], ext: str, mode: str, bad: int, messages: list[tuple[str, Any]]
+    watched: tuple[Live, Ws],
+    ext: str,
+    mode: str,
+    bad: int,
+    version: str,
+    messages: list[tuple[str, Any]],
 ) -> None:
     live, watcher = watched
     victim = live.victim_state()
     token = _token(live, ext, mode, bad)
     how = "path" if mode == "path" else "header"
-    ws = Ws(live.server.server.port, None if mode in ("init", "none") else token, how=how)
+    port = live.server.server.port
+    ws = Ws(port, None if mode in ("init", "none") else token, how=how, query=version)
     if mode == "init":
         init = {"kind": "req", "id": "init", "type": "InitConnection", "headers": []}
         init["headers"] = [{"type": ".ams.headers.ConsumerAuthentication", "jwt": token}]
