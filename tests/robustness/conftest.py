@@ -29,6 +29,7 @@ from tests.robustness.helpers import (
     request_conversation,
     state_violations,
 )
+from tests.robustness.strategies import CLOSED, OWN, PLACEHOLDERS
 
 POOL = 4  # fuzzing consumers on ACC
 
@@ -83,6 +84,20 @@ class Live:
         answer = self.http.post_json(SEND, close_request(own), self.headers(ext))
         assert answer.status == 200, answer.body
         return own
+
+    def resolve(self, doc: Any, ext: str) -> Any:
+        """``doc`` with the conversation placeholders of the strategies replaced, as of now."""
+        if isinstance(doc, str) and doc in PLACEHOLDERS:
+            if doc == OWN:
+                return self.open_for(ext)
+            if doc == CLOSED:
+                return self.closed_for(ext)
+            return self.victim_conv
+        if isinstance(doc, list):
+            return [self.resolve(x, ext) for x in doc]
+        if isinstance(doc, dict):
+            return {k: self.resolve(v, ext) for k, v in doc.items()}
+        return doc
 
     def free(self, ext: str) -> None:
         """Close the consumer's open conversation, if it has one."""

@@ -86,21 +86,6 @@ def _on_behalf(live: Live, choice: str, ext: str, garbage: bytes) -> bytes | str
     return live.tokens[choice]
 
 
-def _resolve(live: Live, doc: Any, ext: str) -> Any:
-    """Replace the conversation placeholders by real ids, as of now."""
-    if isinstance(doc, str) and doc in s.PLACEHOLDERS:
-        if doc == s.OWN:
-            return live.open_for(ext)
-        if doc == s.CLOSED:
-            return live.closed_for(ext)
-        return live.victim_conv
-    if isinstance(doc, list):
-        return [_resolve(live, x, ext) for x in doc]
-    if isinstance(doc, dict):
-        return {k: _resolve(live, v, ext) for k, v in doc.items()}
-    return doc
-
-
 def _check(live: Live, answer: Answer, *, oauth: bool = False) -> None:
     event(f"status {answer.status}")  # shown by --hypothesis-show-statistics
     assert answer.status < 500, (answer.status, answer.body[:500])
@@ -166,7 +151,7 @@ def _path(template: str, call: dict[str, Any]) -> str:
 def test_send_never_fails_and_refusals_change_nothing(
     live: Live, call: dict[str, Any], doc: Any, damage: int, data: st.DataObject
 ) -> None:
-    body = orjson.dumps(_resolve(live, doc, call["ext"]))
+    body = orjson.dumps(live.resolve(doc, call["ext"]))
     if damage == 7:
         body = data.draw(s.encoded(st.just(orjson.loads(body))))
     before, victim = live.fingerprint(), live.victim_state()
@@ -185,7 +170,7 @@ def test_conversation_creates_exactly_what_it_answers(
     keep_open = data.draw(st.booleans())
     if not keep_open:  # free the consumer so that the request may succeed
         live.free(call["ext"])
-    body = orjson.dumps(_resolve(live, doc, call["ext"]))
+    body = orjson.dumps(live.resolve(doc, call["ext"]))
     if damage == 7:
         body = data.draw(s.encoded(st.just(orjson.loads(body))))
     count, victim = live.call(conversation_count, live.engine), live.victim_state()

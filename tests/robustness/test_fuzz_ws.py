@@ -22,11 +22,11 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from mockle.core.requests import request_id
 from mockle.settings import Settings
 from tests.robustness import strategies as s
 from tests.robustness.conftest import Live, make_live, tamper
 from tests.robustness.helpers import OTHER_ACC, Closed, Ws, get_clock, subscribe_events
-from tests.robustness.test_fuzz_rest import _resolve
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -76,7 +76,7 @@ def _resolve_jwt(doc: Any, token: str | None) -> Any:
 
 def _payload(live: Live, ext: str, token: str | None, kind: str, value: Any) -> str | bytes:
     if kind == "json":
-        return orjson.dumps(_resolve_jwt(_resolve(live, value, ext), token)).decode()
+        return orjson.dumps(_resolve_jwt(live.resolve(value, ext), token)).decode()
     if kind == "text":
         return str(value)
     if kind == "binary":
@@ -120,14 +120,20 @@ def test_any_frames_get_one_answer_each_and_never_break_others(
     code: int | None = None
     try:
         for kind, value in messages:
-            ws.send(_payload(live, ext, token, kind, value))
+            payload = _payload(live, ext, token, kind, value)
+            ws.send(payload)
             if kind == "huge":
                 code = ws.closed_with()
                 assert code == 1009, code
                 break
-            _check_resp(ws.answer())
+            resp = ws.answer()
+            _check_resp(resp)
+            expected = request_id(orjson.loads(payload)) if kind == "json" else None
+            assert resp["reqId"] == (expected or "0"), (resp, payload[:200])
         if code is None:
-            _check_resp(ws.request(get_clock()))
+            resp = ws.request(get_clock())
+            _check_resp(resp)
+            assert resp["reqId"] == "clock", resp  # one answer per frame, no more
     except Closed as exc:
         code = exc.code
     finally:
