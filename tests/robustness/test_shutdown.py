@@ -37,6 +37,77 @@ from tests.robustness.helpers import (
 
 pytestmark = pytest.mark.timeout(60)
 
+SOCKETS = 20
+LOAD_WORKERS = 10
+LOAD_WARMUP = 100  # SENDs answered before the signal
+LOAD_ACC = "le-load"  # no apps there: the load adds no webhook deliveries
+CONNECTION_ERRORS = {"ClientConnectorError", "ServerDisconnectedError", "ClientOSError"}
+
+
+class Load:
+    """Workers sending SENDs on keep-alive connections until mockle stops answering."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.statuses: list[int] = []
+        self.errors: set[str] = set()
+        self.early_errors: list[str] = []  # errors before the signal (there must be none)
+        self.signalled = False
+        self.answered_before = 0
+        self._warm = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=LOAD_WORKERS))
+        self._tasks = [asyncio.create_task(self._worker(i)) for i in range(LOAD_WORKERS)]
+        await asyncio.wait_for(self._warm.wait(), 20)
+
+    async def _worker(self, i: int) -> None:
+        assert self._http is not None
+        http = self._http
+        base = f"{self.url}/api/account/{LOAD_ACC}"
+        try:
+            async with http.post(
+                f"{self.url}/sentinel/api/account/{LOAD_ACC}/app/token"
+                "?grant_type=client_credentials&client_id=load&client_secret=load"
+            ) as r:
+                app = {"Authorization": (await r.json())["access_token"]}
+            async with http.post(
+                f"{base}/consumer?v=1.0", json={"ext_consumer_id": f"load-{i}"}, headers=app
+            ) as r:
+                headers = {**app, "X-LP-ON-BEHALF": (await r.json())["token"]}
+            batch = [profile_request(), request_conversation()]
+            async with http.post(
+                f"{base}/messaging/consumer/conversation", json=batch, headers=headers
+            ) as r:
+                conv = (await r.json())[1]["body"]["conversationId"]
+            while True:
+                body = text_event(conv, f"load {i}")
+                async with http.post(
+                    f"{base}/messaging/consumer/conversation/send", json=body, headers=headers
+                ) as r:
+                    await r.read()
+                    self.statuses.append(r.status)
+                if not self.signalled:
+                    self.answered_before += 1
+                    if self.answered_before >= LOAD_WARMUP:
+                        self._warm.set()
+        except aiohttp.ClientError as exc:
+            name = type(exc).__name__
+            self.errors.add(name)
+            if not self.signalled:
+                self.early_errors.append(repr(exc))
+                self._warm.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+
 
 @dataclass
 class Receiver:
@@ -123,6 +194,7 @@ class Outcome:
     elapsed: float  # seconds from SIGTERM to the exit
     stderr: str
     delivered: list[bytes]  # bodies the quick endpoint received
+    load: Load
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +215,17 @@ def outcome() -> Outcome:
 
 
 def test_sockets_close_with_1001(outcome: Outcome) -> None:
-    assert outcome.close_codes == [1001, 1001, 1001]
+    assert outcome.close_codes == [1001] * SOCKETS
+
+
+def test_requests_under_load_get_whole_answers_or_a_refused_connection(outcome: Outcome) -> None:
+    """Until the listener closes every SEND is answered 200; then connections are refused or
+    dropped between requests, never answered with a 5xx or a truncated body."""
+    load = outcome.load
+    assert load.answered_before >= LOAD_WARMUP
+    assert set(load.statuses) == {200}, load.statuses
+    assert not load.early_errors, load.early_errors
+    assert load.errors <= CONNECTION_ERRORS, load.errors
 
 
 def test_the_request_in_flight_completes(outcome: Outcome) -> None:
@@ -182,7 +264,7 @@ async def _run(proc: asyncio.subprocess.Process, url: str, receiver: Receiver) -
             data={"client_id": "quick-app", "client_secret": "quick-app-secret"},
         ) as r:
             app_jwt = (await r.json())["access_token"]
-        for ext in ("alice", "bob", "carol"):
+        for ext in ["alice"] + [f"c{i}" for i in range(SOCKETS - 1)]:
             async with http.post(
                 f"{url}/api/account/{ACC}/consumer?v=1.0",
                 json={"ext_consumer_id": ext},
@@ -195,10 +277,10 @@ async def _run(proc: asyncio.subprocess.Process, url: str, receiver: Receiver) -
         ) as r:
             conv = (await r.json())[1]["body"]["conversationId"]
 
-        # three connected consumer sockets, one subscribed to the conversation
+        # connected consumer sockets, one subscribed to the conversation
         sockets = []
         ws_url = url.replace("http://", "ws://") + f"/ws_api/account/{ACC}/messaging/consumer?v=3"
-        for ext in ("alice", "bob", "carol"):
+        for ext in tokens:
             ws = await http.ws_connect(ws_url, headers={"Authorization": f"jwt {tokens[ext]}"})
             sockets.append(ws)
         await sockets[0].send_str(orjson.dumps(subscribe_events(conv)).decode())
@@ -224,7 +306,11 @@ async def _run(proc: asyncio.subprocess.Process, url: str, receiver: Receiver) -
         interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         assert interim.startswith(b"HTTP/1.1 100"), interim
 
+        load = Load(url)
+        await load.start()
+
         started = time.monotonic()
+        load.signalled = True
         proc.send_signal(signal.SIGTERM)
         writer.write(body)
         await writer.drain()
@@ -240,6 +326,7 @@ async def _run(proc: asyncio.subprocess.Process, url: str, receiver: Receiver) -
                     break
         code = await asyncio.wait_for(proc.wait(), 20)
         elapsed = time.monotonic() - started
+        await load.stop()
     assert proc.stderr is not None
     stderr = (await proc.stderr.read()).decode()
-    return Outcome(answer, codes, code, elapsed, stderr, list(receiver.quick))
+    return Outcome(answer, codes, code, elapsed, stderr, list(receiver.quick), load)
