@@ -1,8 +1,9 @@
-"""Graceful shutdown under load: ``mockle serve`` gets SIGTERM with sockets connected, a request
-in flight and webhook deliveries pending.
+"""Graceful shutdown under load: ``mockle serve`` gets SIGTERM with sockets connected, SENDs
+pouring in, a request in flight and webhook deliveries pending.
 
 * every socket is closed with 1001 (going away);
 * the request in flight completes (its answer arrives);
+* the SENDs under way get whole 200 answers, then refused or dropped connections, never a 5xx;
 * a delivery that ends within the grace is delivered, one that does not is reported in the log;
 * the process exits 0, in bounded time.
 """
