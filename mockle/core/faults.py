@@ -21,9 +21,17 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mockle.core import errors, render
+from mockle.core.closecodes import check_sendable
 from mockle.core.dialects import lookup
 
 REST_TARGETS = ("csds", "sentinel", "idp", "conversation", "send")
@@ -61,6 +69,8 @@ class FaultSpec(BaseModel):
     times: int = Field(1, ge=0)
     probability: float | None = Field(None, gt=0, le=1)
     seed: int | None = None
+
+    _sendable = field_validator("close_code")(check_sendable)
 
     @model_validator(mode="after")
     def _one_action(self) -> FaultSpec:

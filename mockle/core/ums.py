@@ -23,11 +23,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from mockle.core import dialects, errors, render
 from mockle.core.dialects import Dialect, Op
 from mockle.core.engine import Actor, Effects, Engine, Listener
+from mockle.core.jsondoc import load_json
 from mockle.core.model import CONSUMER, Conversation, Dialog, StoredEvent
 from mockle.core.requests import Request, parse_request, request_id
 from mockle.core.tokens import TokenInfo, TokenInvalid, TokenKind
@@ -334,9 +333,8 @@ class Ums(Listener):
         if session.closing or self._expired(session, fx):
             return fx
         try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            bad = errors.InvalidRequest(f"the frame is not valid JSON ({exc})", where="$")
+            doc = load_json(data, "frame")
+        except errors.InvalidRequest as bad:
             fx.frames.append((session.id, self._error_frame(session, "0", None, bad)))
             return fx
         rid = request_id(doc) or "0"

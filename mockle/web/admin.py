@@ -14,14 +14,15 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mockle.core import errors
+from mockle.core.closecodes import check_sendable
 from mockle.core.engine import Effects
 from mockle.core.tokens import lp_consumer_id
 from mockle.web.app import RUNTIME, Runtime, error_response, json_response
+from mockle.web.bodies import read_model
 
 OPEN_PATHS = frozenset({"/_mockle/health"})
 
@@ -33,7 +34,7 @@ def admin_middleware(token: str) -> Any:
     async def require_admin_token(request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         if path.startswith("/_mockle/") and path not in OPEN_PATHS:
-            given = request.headers.get("Authorization", "").encode()
+            given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
             if not secrets.compare_digest(given, expected):
                 return error_response(
                     401,
@@ -62,28 +63,13 @@ class CloseConnections(BaseModel):
     code: int = Field(ge=1000, le=4999)
     reason: str = Field("closed through the control API", max_length=120)
 
-
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    raw = await request.read()
-    try:
-        doc = orjson.loads(raw) if raw.strip() else None
-    except orjson.JSONDecodeError as exc:
-        raise errors.InvalidRequest(f"the body is not valid JSON: {exc}", where="$") from None
-    if not isinstance(doc, dict):
-        raise errors.InvalidRequest("the body must be a JSON object", where="$")
-    try:
-        return model.model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "$" + "".join(f".{p}" for p in first["loc"])
-        msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        raise errors.InvalidRequest(msg, where=where) from None
+    _sendable = field_validator("code")(check_sendable)
 
 
 async def expire_tokens(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     try:
-        body: ExpireTokens = await _body(request, ExpireTokens)
+        body: ExpireTokens = await read_model(request, ExpireTokens)
     except errors.MockleError as exc:
         return error_response(exc.http_status, exc.title, exc.details, exc.where)
     consumer = body.consumer_id
@@ -112,7 +98,7 @@ def session_owner(session: Any) -> tuple[str | None, str | None]:
 async def close_connections(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     try:
-        body: CloseConnections = await _body(request, CloseConnections)
+        body: CloseConnections = await read_model(request, CloseConnections)
     except errors.MockleError as exc:
         return error_response(exc.http_status, exc.title, exc.details, exc.where)
     hit = []

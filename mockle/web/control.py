@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 import orjson
 import yaml
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mockle.core import errors, render
 from mockle.core.apps import App, app_from_manifest
@@ -24,6 +24,7 @@ from mockle.core.model import Conversation
 from mockle.core.schemas import SchemaSet
 from mockle.settings import ConfigError
 from mockle.web.app import RUNTIME, Runtime, error_response, json_response
+from mockle.web.bodies import error_of, read_json, read_model
 
 APP_SCHEMA = "control/appInstallation.json"
 EVENT_SCHEMA = "ms/events/event.json"
@@ -67,36 +68,6 @@ class TransferBody(_Body):
     @classmethod
     def _text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _json_doc(raw: bytes, *, optional: bool) -> Any:
-    if not raw.strip():
-        if optional:
-            return {}
-        raise errors.InvalidRequest(
-            "the request body is empty; a JSON object is expected", where="$"
-        )
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise errors.InvalidRequest(f"the body is not valid JSON: {exc}", where="$") from None
-
-
-async def _read(request: web.Request, model: type[M], *, optional: bool = False) -> M:
-    doc = _json_doc(await request.read(), optional=optional)
-    if not isinstance(doc, dict):
-        raise errors.InvalidRequest("the body must be a JSON object", where="$")
-    try:
-        return model.model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        raise errors.InvalidRequest(msg, where=where) from None
-
-
-def _error(exc: errors.MockleError) -> web.Response:
-    return error_response(exc.http_status, exc.title, exc.details, exc.where)
 
 
 # -- conversations as the control API shows them ------------------------------------------------
@@ -170,7 +141,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     try:
         conv = _conversation(request)
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     doc = conversation_json(runtime.engine, conv)
     doc["events"] = [ev.change for ev in conv.timeline]
     return json_response(doc)
@@ -181,10 +152,10 @@ async def join_agent(request: web.Request) -> web.Response:
     fx = Effects()
     try:
         conv = _conversation(request)
-        body = await _read(request, JoinBody, optional=True)
+        body = await read_model(request, JoinBody, optional=True)
         agent = runtime.engine.join_agent(conv, fx, body.agentId)
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     runtime.hub.dispatch(fx)
     return json_response({"agentId": agent.pid, "legacyId": agent.legacy_id})
 
@@ -194,7 +165,7 @@ async def agent_publish(request: web.Request) -> web.Response:
     fx = Effects()
     try:
         conv = _conversation(request)
-        body = await _read(request, PublishBody)
+        body = await read_model(request, PublishBody)
         SchemaSet.default().validate(EVENT_SCHEMA, body.event, prefix="$.event")
         sequence = runtime.engine.agent_publish(
             conv,
@@ -205,7 +176,7 @@ async def agent_publish(request: web.Request) -> web.Response:
             audience=body.messageAudience,
         )
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     runtime.hub.dispatch(fx)
     return json_response({"sequence": sequence})
 
@@ -215,10 +186,10 @@ async def close_conversation(request: web.Request) -> web.Response:
     fx = Effects()
     try:
         conv = _conversation(request)
-        body = await _read(request, CloseBody, optional=True)
+        body = await read_model(request, CloseBody, optional=True)
         runtime.engine.close(conv, body.by.upper(), fx)
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     runtime.hub.dispatch(fx)
     return json_response(conversation_json(runtime.engine, conv))
 
@@ -228,12 +199,12 @@ async def transfer_conversation(request: web.Request) -> web.Response:
     fx = Effects()
     try:
         conv = _conversation(request)
-        body = await _read(request, TransferBody)
+        body = await read_model(request, TransferBody)
         if not conv.is_open:
             raise errors.RequestFailed("Bad Request, Conversation is close")
         runtime.engine.transfer(conv, body.skill, fx)
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     runtime.hub.dispatch(fx)
     return json_response(conversation_json(runtime.engine, conv))
 
@@ -273,9 +244,9 @@ def app_json(app: App) -> dict[str, Any]:
 async def post_app(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     try:
-        app = install_app(runtime.engine, _json_doc(await request.read(), optional=False))
+        app = install_app(runtime.engine, await read_json(request))
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     return json_response({"client_id": app.client_id, "client_secret": app.client_secret}, 201)
 
 
@@ -349,7 +320,7 @@ async def deliveries(request: web.Request) -> web.Response:
         wait = _query_number(request, "wait", 0.0, MAX_WAIT_S)
         count = int(_query_number(request, "min", 1, 1_000_000))
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     if worker is None:
         return json_response({"deliveries": []})
 

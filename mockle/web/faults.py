@@ -23,7 +23,8 @@ from aiohttp import web
 from mockle.core import errors
 from mockle.core.engine import Listener
 from mockle.core.faults import Fault, FaultPlan
-from mockle.web.app import Runtime, error_response, json_response
+from mockle.web.app import Runtime, json_response
+from mockle.web.bodies import error_of, read_json
 from mockle.web.journal import Dropped, account_of, target_of
 
 PLAN = web.AppKey("faults", FaultPlan)
@@ -138,26 +139,12 @@ def middleware(plan: FaultPlan) -> Any:
 # -- routes -----------------------------------------------------------------------------------
 
 
-async def _json(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw.strip():
-        raise errors.InvalidRequest("the body is empty; a JSON object is expected", where="$")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise errors.InvalidRequest(f"the body is not valid JSON: {exc}", where="$") from None
-
-
-def _error(exc: errors.MockleError) -> web.Response:
-    return error_response(exc.http_status, exc.title, exc.details, exc.where)
-
-
 async def add_fault(request: web.Request) -> web.Response:
     plan = request.app[PLAN]
     try:
-        fault = plan.add(await _json(request))
+        fault = plan.add(await read_json(request))
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     return json_response({"id": fault.id}, 201)
 
 
@@ -177,7 +164,7 @@ async def delete_fault(request: web.Request) -> web.Response:
     try:
         plan.delete(request.match_info["id"])
     except errors.MockleError as exc:
-        return _error(exc)
+        return error_of(exc)
     return json_response({"deleted": 1})
 
 

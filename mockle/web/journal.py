@@ -381,6 +381,9 @@ def account_of(request: web.Request) -> str | None:
 async def _request_body(request: web.Request) -> bytes:
     if not request.body_exists:
         return b""
+    declared = request.content_length
+    if declared is not None and declared > request.client_max_size:
+        return b""  # refused for its size: waiting for the rest would hold the 413 back
     try:
         data = await request.read()
     except Exception:  # too large or a broken stream: the handler already answered

@@ -223,7 +223,8 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
         return error_response(
             400, "Bad Request", f"protocol version v={version!r} is not supported (use v=3 or v=2)"
         )
-    ws = web.WebSocketResponse(autoping=False, max_msg_size=runtime.settings.ws_max_frame)
+    # aiohttp refuses a message of max_msg_size bytes: +1 so that --ws-max-frame N accepts N
+    ws = web.WebSocketResponse(autoping=False, max_msg_size=runtime.settings.ws_max_frame + 1)
     if not ws.can_prepare(request).ok:
         return error_response(
             426,

@@ -307,6 +307,17 @@ class WebhookWorker:
             for delivery in queue:
                 delivery.state = ABANDONED
                 delivery.attempts.append(Attempt(now, None, "mockle stopped before delivery ended"))
+                job = delivery.job
+                log.warning(
+                    "webhook not delivered before shutdown: account %s app %s %s -> %s "
+                    "(conversation %s, %d attempt(s) made)",
+                    job.account,
+                    job.client_id,
+                    job.event_type,
+                    job.endpoint,
+                    job.conversation_id,
+                    len(delivery.attempts) - 1,
+                )
         self._queues.clear()
         self._tasks.clear()
         for task in tasks:

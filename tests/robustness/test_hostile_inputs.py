@@ -178,11 +178,6 @@ async def test_ten_megabyte_body_is_a_413(serve: Any) -> None:
     await healthy(s)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journal middleware (mockle/web/journal.py _request_body) reads the rest of a body "
-    "the handler refused for its declared Content-Length, so the 413 waits for the client",
-)
 async def test_declared_oversize_body_is_refused_before_it_is_sent(serve: Any) -> None:
     s: Served = await serve()
     head = post_bytes(SEND, {}, b"")
@@ -428,12 +423,6 @@ async def test_frame_over_the_limit_closes_1009_and_others_carry_on(serve: Any) 
     await healthy(s)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UMS frames are parsed with orjson.loads in mockle/core/ums.py (Ums.frame), not "
-    "mockle.core.jsondoc.load_json: a frame nested deeper than orjson can write back is accepted "
-    "and its notification is lost with 'frame not serialisable' in the log",
-)
 async def test_deeply_nested_frame_is_refused(serve: Any) -> None:
     s: Served = await serve()
     headers = s.headers("a")
@@ -564,12 +553,6 @@ async def test_idle_tcp_connections_do_not_block_the_server(serve: Any) -> None:
 DEEP = b"[" * 300 + b"]" * 300  # deeper than orjson writes back
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mockle/web/control.py reads bodies with orjson.loads, not "
-    "mockle.core.jsondoc.load_json: agent/publish stores metadata nested 300 deep, and "
-    "GET /_mockle/conversations/{id}/events then answers 500 (and subscribers lose the event)",
-)
 async def test_deeply_nested_control_body_is_refused(serve: Any) -> None:
     s: Served = await serve()
     conv = await s.open_conversation(s.headers("a"))
@@ -583,11 +566,6 @@ async def test_deeply_nested_control_body_is_refused(serve: Any) -> None:
     assert published == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mockle/web/faults.py accepts a fault 'body' nested deeper than orjson writes; when "
-    "the fault fires the middleware raises and the request gets mockle's own 500 (a bug)",
-)
 async def test_fault_body_too_deep_is_refused(serve: Any) -> None:
     s: Served = await serve()
     body = b'{"target":"send","status":503,"body":' + DEEP + b"}"
@@ -598,12 +576,6 @@ async def test_fault_body_too_deep_is_refused(serve: Any) -> None:
     assert not s.problems(), s.problems()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mockle/web/admin.py accepts any close code from 1000 to 4999 on "
-    "POST /_mockle/connections/close, including 1004-1006, 1015 and 1016-2999, which RFC 6455 "
-    "forbids on the wire: the client sees a protocol error instead of the code asked for",
-)
 @pytest.mark.parametrize("code", [1004, 1005, 1006, 1015, 2999])
 async def test_connections_close_refuses_unsendable_codes(serve: Any, code: int) -> None:
     s: Served = await serve()

@@ -334,11 +334,6 @@ async def test_admin_token_protects_the_control_api_but_not_health(serve: Any) -
     assert not s.problems(), s.problems()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mockle/web/admin.py encodes the Authorization header with .encode(): header bytes "
-    "that are not UTF-8 arrive as surrogates and raise UnicodeEncodeError (a 500)",
-)
 async def test_admin_token_check_survives_a_non_utf8_authorization(serve: Any) -> None:
     s: Served = await serve(admin_token="s3cret-admin")
     request = (
@@ -414,11 +409,6 @@ async def test_frame_size_limit_holds(serve: Any) -> None:
     assert not s.problems(), s.problems()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mockle/web/ums.py passes max_msg_size=ws_max_frame to aiohttp, which refuses a "
-    "message of exactly that size: --ws-max-frame N accepts at most N-1 bytes (off by one)",
-)
 async def test_a_frame_of_exactly_the_limit_is_accepted(serve: Any) -> None:
     s: Served = await serve(ws_max_frame=2048)
     ws = await s.ws(s.jws("a"))

@@ -244,12 +244,6 @@ def test_deliveries_ending_within_the_grace_are_delivered(outcome: Outcome) -> N
     assert b"to the hooks" in delivered and b"in flight" in delivered, outcome.delivered
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mockle/web/webhooks.py WebhookWorker.stop marks unfinished deliveries 'abandoned' "
-    "in the delivery log only; nothing reaches the process log, which is all that is left "
-    "once mockle serve has exited",
-)
 def test_deliveries_still_pending_are_reported_in_the_log(outcome: Outcome) -> None:
     assert "stuck-app" in outcome.stderr and "/stuck" in outcome.stderr, outcome.stderr
 

@@ -1,0 +1,25 @@
+"""WebSocket close codes: which may be sent at all (RFC 6455 §7.4).
+
+1004-1006 and 1015 are reserved for local use and never travel in a close frame, 1016-2999
+are reserved for the protocol itself; 1000-1003, 1007-1014 and 3000-4999 (LiveEngage's 4401
+and 4407 among them) may be sent.
+"""
+
+from __future__ import annotations
+
+SENDABLE_BELOW_3000 = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
+
+
+def sendable(code: int) -> bool:
+    """Whether ``code`` may be sent in a close frame."""
+    return code in SENDABLE_BELOW_3000 or 3000 <= code <= 4999
+
+
+def check_sendable(code: int | None) -> int | None:
+    """``code`` unchanged, or a :class:`ValueError` saying why it cannot be sent."""
+    if code is not None and not sendable(code):
+        raise ValueError(
+            f"close code {code} cannot be sent in a close frame (RFC 6455): use 1000-1003, "
+            "1007-1014 or 3000-4999"
+        )
+    return code
