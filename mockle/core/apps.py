@@ -38,6 +38,14 @@ class App:
     registered: bool = True  # False: remembered from a Sentinel call, not installed
 
 
+# The docs misspell one key once (connector-api.md §4.2); a manifest copied from there still works.
+KEY_ALIASES = {
+    "ms.MessagingEventNotification.AccpetStatusEvent": (
+        "ms.MessagingEventNotification.AcceptStatusEvent"
+    ),
+}
+
+
 def app_from_manifest(manifest: dict[str, Any], client_id: str, client_secret: str) -> App:
     """Build an :class:`App` from a manifest that already passed its schema."""
     hooks: dict[str, Webhook] = {}
@@ -46,6 +54,7 @@ def app_from_manifest(manifest: dict[str, Any], client_id: str, client_secret: s
         if key == "retry" or not isinstance(conf, dict) or "endpoint" not in conf:
             continue
         headers = [(h["header_name"], h["header_value"]) for h in conf.get("headers") or []]
+        key = KEY_ALIASES.get(key, key)
         hooks[key] = Webhook(key, conf["endpoint"], int(conf.get("max_retries") or 0), headers)
     return App(
         account=str(manifest["account"]),

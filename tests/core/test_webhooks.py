@@ -425,3 +425,19 @@ def test_no_apps_no_jobs_and_no_serialisation(
     app, jws, conv, jobs = open_conv(hooked)
     _, fx = send(hooked, text(conv), app, jws)
     assert jobs == [] and fx.webhooks == []
+
+
+def test_the_docs_misspelt_accept_status_key_is_understood() -> None:
+    from mockle.core.apps import app_from_manifest
+
+    manifest = {
+        "account": "a",
+        "client_name": "n",
+        "capabilities": {
+            "webhooks": {
+                "ms.MessagingEventNotification.AccpetStatusEvent": {"endpoint": "http://x/h"}
+            }
+        },
+    }
+    app = app_from_manifest(manifest, "id", "secret")
+    assert list(app.webhooks) == ["ms.MessagingEventNotification.AcceptStatusEvent"]
