@@ -9,6 +9,7 @@ consumer's, or a closed one.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import quote
 
@@ -23,11 +24,16 @@ PLACEHOLDERS = (OWN, OTHER, CLOSED)
 
 
 def fuzz_settings(max_examples: int) -> settings:
-    """Deterministic, bounded hypothesis settings for the robustness suite."""
+    """Deterministic, bounded hypothesis settings for the robustness suite.
+
+    For a deeper hunt by hand: ``MOCKLE_FUZZ_SCALE=20`` multiplies the example counts and
+    ``MOCKLE_FUZZ_RANDOM=1`` draws new examples on every run (CI sets neither).
+    """
+    scale = int(os.environ.get("MOCKLE_FUZZ_SCALE", "1"))
     return settings(
-        max_examples=max_examples,
+        max_examples=max_examples * max(scale, 1),
         deadline=None,
-        derandomize=True,
+        derandomize=os.environ.get("MOCKLE_FUZZ_RANDOM") != "1",
         database=None,
         suppress_health_check=[
             HealthCheck.too_slow,
@@ -91,7 +97,7 @@ def _swap_type(value: Any) -> Any:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        return int(value[:18]) if value.isdigit() else len(value)
+        return int(value[:18]) if value.isascii() and value.isdigit() else len(value)
     return None if value else {}
 
 

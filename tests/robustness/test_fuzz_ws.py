@@ -124,7 +124,7 @@ def test_any_frames_get_one_answer_each_and_never_break_others(
             ws.send(payload)
             if kind == "huge":
                 code = ws.closed_with()
-                assert code == 1009, code
+                assert code == 1009 or (mode == "bad" and code == 4401), code  # whichever first
                 break
             resp = ws.answer()
             _check_resp(resp)
