@@ -790,4 +790,6 @@ def test_integers_beyond_64_bits_are_judged_by_the_reference(schemas: SchemaSet)
     doc = _publish({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [2**70]})
     schemas.validate("ms/publishEvent.json", doc)
     bad = _publish({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [-(2**70)]})
-    assert _fails(schemas, "ms/publishEvent.json", bad).where.startswith("$.body.event.sequenceList")
+    assert _fails(schemas, "ms/publishEvent.json", bad).where.startswith(
+        "$.body.event.sequenceList"
+    )
