@@ -18,7 +18,7 @@ import signal
 
 from mockle.core.engine import Effects
 from mockle.core.tokens import TokenInfo, TokenKind
-from mockle.server import MockleServer
+from mockle.server import MockleServer, tune_gc
 from mockle.settings import Settings
 
 ACCOUNT = "le-bench"
@@ -66,6 +66,7 @@ async def main() -> None:
     with open(args.out, "w") as fh:
         json.dump(setup, fh)
     await server.start()
+    tune_gc()  # as mockle serve does
     print(f"mockle listening on {server.url}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -100,10 +100,11 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> Settings
 
 
 async def serve(settings: Settings) -> int:
-    from mockle.server import MockleServer
+    from mockle.server import MockleServer, tune_gc
 
     server = MockleServer(settings)
     await server.start()
+    tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,6 +7,7 @@ and stop cleanly: sockets closed with 1001, pending work cancelled.
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import threading
 from concurrent.futures import Future
@@ -18,6 +19,22 @@ from aiohttp import web
 from mockle.core.engine import Engine
 from mockle.settings import Settings
 from mockle.web.app import RUNTIME, Runtime, create_app
+
+
+def tune_gc() -> None:
+    """Garbage-collector settings for a process that is only a mockle server (``mockle serve``).
+
+    mockle keeps every conversation's events, so the heap of long-lived objects grows with use
+    and each full collection scans all of it: measured on SEND, the default settings cost about
+    15 us per request and ~100 ms p99 pauses. Freezing what exists at start-up (modules,
+    schemas, validators) takes it out of every collection, and a higher gen2 threshold makes
+    full collections rare; cyclic garbage is still collected. Not used by the in-process
+    fixture: a library must not retune its host process.
+    """
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, 100)
 
 
 class MockleServer:
