@@ -238,7 +238,6 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
         parse_client_properties(request.headers.get("Client-Properties")),
         client_properties_from_query(request.query.items()),
     )
-    await ws.prepare(request)
     ums: Ums = runtime.extras[UMS]
     session, fx = ums.open(
         request.match_info["account"], token=token, version=version, client_properties=props
@@ -246,9 +245,12 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
     sock = UmsSocket(ws, session, runtime)
     sock.hooks.transport = request.transport
     sockets: set[UmsSocket] = runtime.extras[SOCKETS]
+    # registered before the handshake: a shutdown that begins while the client already sees
+    # the 101 still finds this socket and closes it with 1001
     sockets.add(sock)
     runtime.hub.register(session.id, sock)
     try:
+        await ws.prepare(request)
         runtime.hub.dispatch(fx)
         await sock.run()
     finally:
