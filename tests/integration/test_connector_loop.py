@@ -8,11 +8,7 @@ receiver gets the closing UPSERT.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +16,8 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
+
+from tests.integration.served import mockle_serve
 
 from .webhook_receiver import Receiver
 
@@ -61,29 +59,9 @@ async def served(receiver: Receiver, tmp_path: Path) -> AsyncIterator[str]:
     }
     app_file = tmp_path / "app.json"
     app_file.write_text(json.dumps(manifest))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKLE_")}
-    env["MOCKLE_AGENT_DELAY_MS"] = "0"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mockle",
-        "serve",
-        "--port",
-        "0",
-        "--strict-apps",
-        "--app",
-        str(app_file),
-        stdout=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-    assert line.startswith("mockle listening on http://127.0.0.1:"), line
-    try:
-        yield line.split(" on ", 1)[1].strip()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    args = ("--strict-apps", "--app", str(app_file))
+    async with mockle_serve(*args, env={"MOCKLE_AGENT_DELAY_MS": "0"}) as url:
+        yield url
 
 
 async def _json(resp: aiohttp.ClientResponse, status: int) -> Any:

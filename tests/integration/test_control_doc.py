@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from mockle.core.agent import load_script
+from tests.integration.served import mockle_serve_sync
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "control-api.md"
 
@@ -26,21 +26,8 @@ def block(heading: str, lang: str) -> str:
 
 @pytest.fixture
 def served() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockle", "serve", "--port", "0", "--agent", "manual"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        assert line.startswith("mockle listening on "), line
-        yield line.split(" on ", 1)[1].strip()
-    finally:
-        proc.terminate()
-        code = proc.wait(timeout=20)
-        proc.stdout.close()
-        assert code == 0
+    with mockle_serve_sync("--agent", "manual") as url:
+        yield url
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.integration.served import mockle_serve_sync
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -24,21 +25,8 @@ def walkthrough() -> str:
 
 @pytest.fixture
 def served() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockle", "serve", "--port", "0", "--agent", "manual"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        assert line.startswith("mockle listening on "), line
-        yield line.split(" on ", 1)[1].strip()
-    finally:
-        proc.terminate()
-        code = proc.wait(timeout=20)
-        proc.stdout.close()
-        assert code == 0
+    with mockle_serve_sync("--agent", "manual") as url:
+        yield url
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

@@ -5,10 +5,6 @@ CSDS -> Sentinel -> IDP consumer -> CONVERSATION -> SEND text, typing, accept/re
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,30 +12,15 @@ import aiohttp
 import jwt
 import pytest
 
+from tests.integration.served import mockle_serve
+
 ACC = "le81823118"
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[str]:
-    env = {**os.environ, "MOCKLE_AGENT": "manual"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mockle",
-        "serve",
-        "--port",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-    assert line.startswith("mockle listening on http://127.0.0.1:"), line
-    try:
-        yield line.split(" on ", 1)[1].strip()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    async with mockle_serve(env={"MOCKLE_AGENT": "manual"}) as url:
+        yield url
 
 
 async def _json(resp: aiohttp.ClientResponse, status: int) -> Any:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from mockle.core.engine import Effects
 from mockle.server import MockleServer
 from mockle.settings import Settings
+from tests.integration.served import mockle_serve
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -270,26 +268,8 @@ async def test_server_shutdown_closes_1001() -> None:
 
 @pytest.fixture
 async def served() -> AsyncIterator[str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mockle",
-        "serve",
-        "--port",
-        "0",
-        "--agent",
-        "manual",
-        stdout=asyncio.subprocess.PIPE,
-        env=dict(os.environ),
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-    assert line.startswith("mockle listening on http://"), line
-    try:
-        yield line.split(" on http://", 1)[1].strip()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    async with mockle_serve("--agent", "manual") as url:
+        yield url.removeprefix("http://")
 
 
 async def test_getting_started_and_get_messages_against_mockle_serve(served: str) -> None:
