@@ -1,6 +1,6 @@
 """mockle's benchmark: hot paths, fan-out, start-up and scale, on loopback, bounded.
 
-    python benchmarks/run.py            # full run (~4 minutes), table + benchmarks/results/latest.json
+    python benchmarks/run.py            # full run (~5 minutes), table + benchmarks/results/latest.json
     python benchmarks/run.py --quick    # a short smoke run
 
 The server under test runs on CPU 0 and every load generator on CPU 1 (``taskset``), so the
