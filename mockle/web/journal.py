@@ -423,45 +423,31 @@ def middleware(journal: Journal) -> Any:
                 entry.status = resp.status
                 entry.response = resp.body if isinstance(resp, web.Response) else None
             return resp  # type: ignore[no-any-return]
+
+        async def record(**fields: Any) -> None:
+            body = await _request_body(request)
+            journal.record(
+                target,
+                account,
+                method=request.method,
+                path=path,
+                headers=request.headers,
+                body=body,
+                **fields,
+            )
+
         try:
             resp = await handler(request)
         except Dropped:
-            journal.record(
-                target,
-                account,
-                method=request.method,
-                path=path,
-                headers=request.headers,
-                body=await _request_body(request),
-                error="dropped by a fault",
-            )
+            await record(error="dropped by a fault")
             raise
         except web.HTTPException as exc:  # 404/405 for unknown routes: still what was sent
-            journal.record(
-                target,
-                account,
-                method=request.method,
-                path=path,
-                headers=request.headers,
-                body=await _request_body(request),
-                status=exc.status,
-                error=exc.reason,
-            )
+            await record(status=exc.status, error=exc.reason)
             raise
-        body = await _request_body(request)
         response = resp.body if isinstance(resp, web.Response) else None
         if isinstance(response, bytes) and len(response) > BODY_LIMIT:
             response = response[:BODY_LIMIT]
-        journal.record(
-            target,
-            account,
-            method=request.method,
-            path=path,
-            headers=request.headers,
-            body=body,
-            status=resp.status,
-            response=response,
-        )
+        await record(status=resp.status, response=response)
         return resp  # type: ignore[no-any-return]
 
     return journal_requests
