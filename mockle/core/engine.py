@@ -16,8 +16,6 @@ Invariants:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +25,7 @@ import orjson
 from mockle.core import errors, render
 from mockle.core.apps import AppRegistry
 from mockle.core.clock import Clock, Ids
+from mockle.core.files import MAX_FILE_BYTES, PREFIX, FileStore
 from mockle.core.jsondoc import too_deep
 from mockle.core.model import (
     ASSIGNED_AGENT,
@@ -48,7 +47,6 @@ from mockle.core.ratelimit import RateLimiter
 from mockle.core.tokens import TokenInfo, TokenKind, TokenService
 
 UPLOAD_FILE_TYPES = ("JPG", "JPEG", "PNG", "GIF")
-MAX_FILE_BYTES = 3 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -129,7 +127,7 @@ class Engine:
         self.accounts: dict[str, Account] = {}
         self.listeners: list[Listener] = []
         self.rate_limiter = RateLimiter(clock, self.config.rate_limit)
-        self._file_secret = ids.hex(20).encode()
+        self.files = FileStore(clock, ids.hex(20).encode(), self.config.file_url_ttl_s)
 
     # -- accounts and identities ------------------------------------------------------------
 
@@ -477,11 +475,6 @@ class Engine:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def _file_params(self, path: str) -> dict[str, str]:
-        expires = str(self.clock.now_ms() // 1000 + self.config.file_url_ttl_s)
-        sig = hmac.new(self._file_secret, f"{path}\n{expires}".encode(), hashlib.sha1).hexdigest()
-        return {"temp_url_sig": sig, "temp_url_expires": expires}
-
     def upload_url(self, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
         file_type = str(body["fileType"]).upper()
         if file_type not in UPLOAD_FILE_TYPES:
@@ -496,26 +489,17 @@ class Engine:
                 f"fileSize {size} exceeds the 3 MB limit ({MAX_FILE_BYTES} bytes)",
                 where="$.body.fileSize",
             )
-        path = f"/v1/AUTH_async-images/{account_id}/{self.ids.uuid()}.{file_type}"
-        return {"relativePath": path, "queryParams": self._file_params(path)}
+        path = f"{PREFIX}{account_id}/{self.ids.uuid()}.{file_type}"
+        return {"relativePath": path, "queryParams": self.files.params(path)}
 
     def download_url(self, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
         path = str(body["relativePath"])
-        if not path.startswith(f"/v1/AUTH_async-images/{account_id}/"):
+        if not path.startswith(f"{PREFIX}{account_id}/"):
             raise errors.InvalidRequest(
                 f"relativePath {path!r} is not a file of account {account_id}",
                 where="$.body.relativePath",
             )
-        return {"relativePath": path, "queryParams": self._file_params(path)}
-
-    def file_url_valid(self, path: str, sig: str, expires: str) -> bool:
-        """Whether a swift temp URL (signature and expiry) is valid now."""
-        try:
-            exp = int(expires)
-        except ValueError:
-            return False
-        good = hmac.new(self._file_secret, f"{path}\n{expires}".encode(), hashlib.sha1).hexdigest()
-        return hmac.compare_digest(good, sig) and self.clock.now_ms() // 1000 <= exp
+        return {"relativePath": path, "queryParams": self.files.params(path)}
 
     # -- agent and system side -----------------------------------------------------------------
 
@@ -586,6 +570,7 @@ class Engine:
         self.apps.reset(account)
         self.tokens.forget_account(account)
         self.rate_limiter.reset(account)
+        self.files.reset(account)
         for listener in self.listeners:
             listener.on_reset(account)
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from mockle.core import connector, identity
+from mockle.core import connector, errors, identity
 from mockle.core.connector import RestCall
+from mockle.core.files import MAX_FILE_BYTES
 from mockle.web.app import RUNTIME, Runtime, error_response, json_response
 
 
@@ -127,6 +128,47 @@ async def send(request: web.Request) -> web.Response:
     return json_response(reply.body, reply.status, reply.headers)
 
 
+CONTENT_TYPES = {"PNG": "image/png", "JPG": "image/jpeg", "JPEG": "image/jpeg", "GIF": "image/gif"}
+
+
+def _swift_error(exc: errors.MockleError) -> web.Response:
+    """swift answers in plain text (``401 Temp URL invalid``)."""
+    return web.Response(status=exc.http_status, text=exc.details)
+
+
+def _temp_url(request: web.Request) -> tuple[str, str, str]:
+    q = request.query
+    return request.path, q.get("temp_url_sig", ""), q.get("temp_url_expires", "")
+
+
+async def swift_put(request: web.Request) -> web.Response:
+    """File sharing upload: ``PUT {swift}{relativePath}?temp_url_sig=…&temp_url_expires=…``."""
+    files = request.app[RUNTIME].engine.files
+    data = bytearray()
+    try:
+        while chunk := await request.content.readany():
+            data += chunk
+            if len(data) > MAX_FILE_BYTES:
+                raise errors.PayloadTooLarge(
+                    f"the file exceeds the 3 MB limit ({MAX_FILE_BYTES} bytes)"
+                )
+        files.put(*_temp_url(request), bytes(data))
+    except errors.MockleError as exc:
+        return _swift_error(exc)
+    return web.Response(status=201, text="")
+
+
+async def swift_get(request: web.Request) -> web.Response:
+    """File sharing download: ``GET {swift}{relativePath}?temp_url_sig=…&temp_url_expires=…``."""
+    files = request.app[RUNTIME].engine.files
+    try:
+        data = files.get(*_temp_url(request))
+    except errors.MockleError as exc:
+        return _swift_error(exc)
+    ext = request.path.rsplit(".", 1)[-1].upper()
+    return web.Response(body=data, content_type=CONTENT_TYPES.get(ext, "application/octet-stream"))
+
+
 def setup(app: web.Application, runtime: Runtime) -> None:
     acc = "/api/account/{account}"
     app.router.add_get(f"{acc}/service/baseURI.json", csds_all)
@@ -139,3 +181,5 @@ def setup(app: web.Application, runtime: Runtime) -> None:
     app.router.add_post(f"{acc}/signup", signup)
     app.router.add_post(f"{acc}/messaging/consumer/conversation", conversation)
     app.router.add_post(f"{acc}/messaging/consumer/conversation/send", send)
+    app.router.add_put("/v1/AUTH_async-images/{account}/{name}", swift_put)
+    app.router.add_get("/v1/AUTH_async-images/{account}/{name}", swift_get)

@@ -399,3 +399,18 @@ def test_rate_limit_answers_429_with_retry_after(clock: FakeClock) -> None:
     assert send(engine, text(conv), app, jws)[0].status == 200
     _, other = tokens(engine, "someone-else")
     assert send(engine, text(conv), app, other)[0].status == 401  # limits are per consumer
+
+
+def test_temp_urls_expire_after_a_minute(engine: Engine, clock: FakeClock) -> None:
+    from mockle.core.errors import AuthError
+
+    doc = engine.upload_url(ACCOUNT, {"fileSize": "4", "fileType": "PNG"})
+    path, q = doc["relativePath"], doc["queryParams"]
+    engine.files.put(path, q["temp_url_sig"], q["temp_url_expires"], b"data")
+    clock.advance(61_000)
+    with pytest.raises(AuthError, match="expired"):
+        engine.files.get(path, q["temp_url_sig"], q["temp_url_expires"])
+    fresh = engine.download_url(ACCOUNT, {"relativePath": path})["queryParams"]
+    assert engine.files.get(path, fresh["temp_url_sig"], fresh["temp_url_expires"]) == b"data"
+    engine.reset(ACCOUNT)
+    assert not engine.files.exists(path)
