@@ -7,6 +7,7 @@ webhook examples, and the full conversation of the DEVA / DEMO captures (connect
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mockle.core.model import CLOSE, Conversation, Dialog, Participant
@@ -115,6 +116,33 @@ def conversation_result(conv: Conversation) -> dict[str, Any]:
         "convId": conv.conv_id,
         "effectiveTTR": effective_ttr(conv),
         "conversationDetails": conversation_details(conv),
+    }
+
+
+def _by_role(parts: list[Participant], name: Callable[[str], str]) -> dict[str, list[str]]:
+    roles: dict[str, list[str]] = {}
+    for p in parts:
+        roles.setdefault(p.role, []).append(name(p.id))
+    return roles
+
+
+def conversation_result_v2(conv: Conversation, legacy: Callable[[str], str]) -> dict[str, Any]:
+    """The ``result`` as v2 ``.ams`` connections get it (protocol.md §6.3): participants as a
+    map role -> ids (agents by legacy ``<account>.<userId>`` id), ``participantsPId`` role -> PIDs,
+    ``convId`` repeated inside the details, ``lastUpdateTime`` and ``numberOfunreadMessages``."""
+    details = conversation_details(conv)
+    details["participants"] = _by_role(conv.participants, legacy)
+    details["participantsPId"] = _by_role(conv.participants, str)
+    for d, out in zip(conv.dialogs, details["dialogs"], strict=True):
+        out["participantsDetails"] = [
+            {"id": legacy(p.id), "role": p.role, "state": p.state} for p in d.participants
+        ]
+    return {
+        "convId": conv.conv_id,
+        "effectiveTTR": effective_ttr(conv),
+        "conversationDetails": {"convId": conv.conv_id, **details},
+        "numberOfunreadMessages": {},
+        "lastUpdateTime": conv.meta_ts,
     }
 
 

@@ -85,6 +85,7 @@ class ExSubscription:
     consumer_id: str | None = None
     min_ts: int | None = None
     max_ts: int | None = None
+    legacy: bool = False  # v2 ``.ams`` socket: participants as role maps (protocol.md §6.3)
     listed: set[str] = field(default_factory=set)
 
     def matches(self, conv: Conversation) -> bool:
@@ -572,6 +573,7 @@ class Ums(Listener):
             consumer_id=body.get("consumerId"),
             min_ts=_int_or_none(body.get("minLastUpdatedTime")),
             max_ts=_int_or_none(body.get("maxLastUpdatedTime")),
+            legacy=session.v2 and _ams(req),
         )
         session.ex_subs[sub.id] = sub
         assert session.info is not None
@@ -579,11 +581,22 @@ class Ums(Listener):
         acc = self.engine.account(session.account)
         mine = [c for c in acc.conversations.values() if c.consumer_id == me and sub.in_snapshot(c)]
         mine.sort(key=lambda c: c.start_ts)
-        changes = [render.conversation_change(c) for c in mine[:MAX_SNAPSHOT]]
+        changes = [{"type": "UPSERT", "result": self._result(c, sub)} for c in mine[:MAX_SNAPSHOT]]
         sub.listed.update(c.conv_id for c in mine[:MAX_SNAPSHOT])
         type_name = dialects.CONVERSATION_NOTIFICATION[sub.dialect]
         fx.frames.append((session.id, render.notification(type_name, changes, sub.id)))
         return {"subscriptionId": sub.id}
+
+    def _result(self, conv: Conversation, sub: ExSubscription) -> dict[str, Any]:
+        if not sub.legacy:
+            return render.conversation_result(conv)
+        agents = self.engine.account(conv.account).agents
+
+        def legacy(pid: str) -> str:
+            agent = agents.get(pid)
+            return agent.legacy_id if agent is not None else pid
+
+        return render.conversation_result_v2(conv, legacy)
 
     def _unsubscribe_conversations(self, session: UmsSession, req: Request, fx: Effects) -> str:
         sub_id = str(req.body["subscriptionId"])
@@ -598,7 +611,7 @@ class Ums(Listener):
         sessions = self._by_consumer.get((conv.account, conv.consumer_id))
         if not sessions:
             return
-        result: dict[str, Any] | None = None
+        results: dict[bool, dict[str, Any]] = {}  # rendered once per shape
         for session in sessions.values():
             for sub in session.ex_subs.values():
                 if sub.matches(conv):
@@ -609,8 +622,9 @@ class Ums(Listener):
                     change_type = "DELETE"
                 else:
                     continue
+                result = results.get(sub.legacy)
                 if result is None:
-                    result = render.conversation_result(conv)
+                    result = results[sub.legacy] = self._result(conv, sub)
                 type_name = dialects.CONVERSATION_NOTIFICATION[sub.dialect]
                 change = {"type": change_type, "result": result}
                 fx.frames.append((session.id, render.notification(type_name, [change], sub.id)))

@@ -1350,3 +1350,32 @@ def test_rate_limit_answers_429_and_spares_keep_alives(clock: FakeClock) -> None
     assert sock.closed is None
     clock.advance(1000)
     assert sock.req(publish(conv))["code"] == 200
+
+
+def test_v2_ams_socket_gets_participants_as_role_maps(world: World, engine: Engine) -> None:
+    """protocol.md §6.3: a v2 `.ams` connection sees participants by role, agents by legacy id."""
+    token = world.signup()
+    sock = world.connect(token, version="2")
+    conv_id = new_conversation(sock, ".ams.cm.ConsumerRequestConversation")
+    resp, snapshot = sock.send({"id": "x", "type": ".ams.aam.SubscribeExConversations", "body": {}})
+    assert snapshot["type"] == ".ams.aam.ExConversationChangeNotification"
+    details = snapshot["body"]["changes"][0]["result"]["conversationDetails"]
+    me = sock.session.consumer_id
+    assert details["participants"] == {"CONSUMER": [me]}
+    assert details["participantsPId"] == {"CONSUMER": [me]} and details["convId"] == conv_id
+    fx = Effects()
+    agent = engine.join_agent(engine.conversation(ACCOUNT, conv_id), fx)
+    world.deliver(fx)
+    [upsert] = sock.take()
+    result = upsert["body"]["changes"][0]["result"]
+    assert result["lastUpdateTime"] == result["conversationDetails"]["metaDataLastUpdateTs"]
+    details = result["conversationDetails"]
+    assert details["participants"]["ASSIGNED_AGENT"] == [agent.legacy_id]
+    assert details["participantsPId"]["ASSIGNED_AGENT"] == [agent.pid]
+    ids = {p["id"] for p in details["dialogs"][0]["participantsDetails"]}
+    assert ids == {me, agent.legacy_id}
+    # a v3 socket of the same consumer keeps the documented array form
+    v3 = world.connect(token)
+    v3_snapshot = v3.send({"id": "y", "type": "cqm.SubscribeExConversations", "body": {}})[1]
+    roles = v3_snapshot["body"]["changes"][0]["result"]["conversationDetails"]["participants"]
+    assert {"id": agent.pid, "role": "ASSIGNED_AGENT"} in roles
