@@ -38,6 +38,8 @@ CLOSE_IDLE = 1000
 CLOSE_SHUTDOWN = 1001
 SHUTDOWN_WAIT_S = 5.0
 MAX_REASON_BYTES = 123  # RFC 6455: the close reason fits in a control frame
+MAX_PENDING_FRAMES = 10_000  # a client this far behind is closed (1013), not buffered forever
+CLOSE_TOO_SLOW = 1013  # "try again later": LivePerson's clients reconnect on it
 
 UMS = "ums"
 SOCKETS = "ums_sockets"
@@ -79,9 +81,22 @@ class UmsSocket:
     # -- the hub's session interface ------------------------------------------------------------
 
     def send_frame(self, frame: dict[str, Any]) -> None:
-        if not self._closing:
-            self.hooks.outbound(frame)
-            self._queue.put_nowait(frame)
+        if self._closing:
+            return
+        if self._queue.qsize() >= MAX_PENDING_FRAMES:
+            self._overflow()
+            return
+        self.hooks.outbound(frame)
+        self._queue.put_nowait(frame)
+
+    def _overflow(self) -> None:
+        """The client reads slower than mockle writes: drop the backlog and close (1013)."""
+        log.warning("%s: %d frames unread; closing", self.session.id, self._queue.qsize())
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._closing = True
+        reason = f"the client is {MAX_PENDING_FRAMES} frames behind; reconnect and resubscribe"
+        self._queue.put_nowait(_Close(CLOSE_TOO_SLOW, reason, graceful=False))
 
     def close(self, code: int, reason: str) -> None:
         if not self._closing:

@@ -313,3 +313,19 @@ async def test_connector_api_and_socket_share_one_consumer_over_http(client: Tes
     assert (await r.json())["body"] == {"sequence": 2}
     conv = runtime(client).engine.conversation(ACC, conv_id)
     assert [e.sequence for e in conv.main.events] == [0, 1, 2]
+
+
+async def test_a_client_too_far_behind_is_closed_1013(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockle.web import ums as web_ums
+
+    monkeypatch.setattr(web_ums, "MAX_PENDING_FRAMES", 5)
+    ws = await connect(client, headers={"Authorization": f"jwt {await signup(client)}"})
+    assert (await ws.req({"id": "c", "type": "GetClock"}))["code"] == 200
+    [server_side] = runtime(client).extras[web_ums.SOCKETS]
+    closing = asyncio.ensure_future(ws.closed())
+    for i in range(20):  # synchronous: the writer cannot run in between, as with a stuck reader
+        server_side.send_frame({"kind": "notification", "type": "x", "body": {"n": i}})
+    code, reason = await asyncio.wait_for(closing, WAIT)
+    assert code == 1013 and "frames behind" in reason
