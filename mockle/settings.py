@@ -81,6 +81,12 @@ class Settings(BaseModel):
         5.0, gt=0, description="seconds a webhook endpoint has to answer"
     )
     webhook_retry_interval: float = Field(30.0, ge=0, description="seconds between webhook retries")
+    webhook_backoff: float = Field(
+        2.0, ge=0, description="first retry delay (s) of apps with retry.retention_time; doubles"
+    )
+    webhook_backoff_cap: float = Field(
+        300.0, ge=0, description="longest retry delay (s) of apps with retry.retention_time"
+    )
     webhook_signature: Literal["sha1", "sha256"] = Field(
         "sha1", description="x-liveperson-signature algorithm"
     )

@@ -24,6 +24,7 @@ class Webhook:
     endpoint: str
     max_retries: int = 0
     headers: list[tuple[str, str]] = field(default_factory=list)
+    opts_out: bool = False  # an explicit "max_retries": 0: never retried by time to live
 
 
 @dataclass(slots=True)
@@ -36,6 +37,7 @@ class App:
     webhooks: dict[str, Webhook] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     registered: bool = True  # False: remembered from a Sentinel call, not installed
+    retention_s: int | None = None  # capabilities.webhooks.retry.retention_time
 
 
 # The docs misspell one key once (connector-api.md §4.2); a manifest copied from there still works.
@@ -55,7 +57,10 @@ def app_from_manifest(manifest: dict[str, Any], client_id: str, client_secret: s
             continue
         headers = [(h["header_name"], h["header_value"]) for h in conf.get("headers") or []]
         key = KEY_ALIASES.get(key, key)
-        hooks[key] = Webhook(key, conf["endpoint"], int(conf.get("max_retries") or 0), headers)
+        retries = conf.get("max_retries")
+        hooks[key] = Webhook(key, conf["endpoint"], int(retries or 0), headers, retries == 0)
+    retry = (caps.get("webhooks") or {}).get("retry")
+    retention = retry.get("retention_time") if isinstance(retry, dict) else None
     return App(
         account=str(manifest["account"]),
         client_id=client_id,
@@ -64,6 +69,7 @@ def app_from_manifest(manifest: dict[str, Any], client_id: str, client_secret: s
         enabled=bool(manifest.get("enabled", True)),
         webhooks=hooks,
         manifest=manifest,
+        retention_s=int(retention) if retention else None,
     )
 
 

@@ -20,7 +20,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
@@ -70,6 +70,7 @@ class WebhookJob:
     body: bytes
     conversation_id: str
     max_retries: int = 0
+    retention_ms: int | None = None  # retry by time to live (connector-api.md §4.7) instead
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -119,9 +120,10 @@ class Webhooks(Listener):
                 continue
             if body is None:
                 body = make_body()  # serialised once, shared by every app
-            fx.webhooks.append(
-                self._job(app, key, hook.endpoint, hook.max_retries, hook.headers, body, conv)
-            )
+            job = self._job(app, key, hook.endpoint, hook.max_retries, hook.headers, body, conv)
+            if app.retention_s is not None and not hook.opts_out:
+                job = replace(job, retention_ms=app.retention_s * 1000)
+            fx.webhooks.append(job)
 
     def _job(
         self,

@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +151,8 @@ class WebhookWorker:
         self.extras = extras if extras is not None else {}  # the runtime's: journal and faults
         self.timeout = settings.webhook_timeout
         self.retry_interval = settings.webhook_retry_interval
+        self.backoff = settings.webhook_backoff
+        self.backoff_cap = settings.webhook_backoff_cap
         self.clock = clock
         self.log = DeliveryLog(settings.journal_size)
         self._ids = itertools.count(1)
@@ -198,11 +200,29 @@ class WebhookWorker:
                 del self._queues[key]
                 del self._tasks[key]
 
+    def _delays(self, job: WebhookJob) -> Iterator[float]:
+        """The wait before each attempt (0 before the first).
+
+        By number: ``max_retries`` more attempts, ``--webhook-retry-interval`` apart. By time to
+        live (``retry.retention_time``): 2, 4, 8, ... s (``--webhook-backoff``), at most
+        ``--webhook-backoff-cap`` apart, while the retention time lasts (connector-api.md §4.7).
+        """
+        yield 0.0
+        if job.retention_ms is None:
+            for _ in range(job.max_retries):
+                yield self.retry_interval
+            return
+        deadline = self.clock.now_ms() + job.retention_ms
+        delay = self.backoff
+        while self.clock.now_ms() + delay * 1000 <= deadline:
+            yield delay
+            delay = min(delay * 2, self.backoff_cap)
+
     async def _deliver(self, delivery: Delivery) -> None:
         job = delivery.job
-        for attempt in range(1 + job.max_retries):
-            if attempt:
-                await asyncio.sleep(self.retry_interval)
+        for delay in self._delays(job):
+            if delay:
+                await asyncio.sleep(delay)
             status, error, final = await self._attempt(job)
             delivery.attempts.append(Attempt(self.clock.now_ms(), status, error))
             self._journal(job, delivery.attempts[-1])

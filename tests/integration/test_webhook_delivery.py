@@ -13,8 +13,10 @@ import aiohttp
 import pytest
 
 import mockle.web.webhooks as delivery_module
+from mockle.core.clock import FakeClock
 from mockle.server import MockleServer
 from mockle.settings import Settings
+from mockle.web.app import build_engine
 from mockle.web.webhooks import WebhookWorker
 
 from .webhook_receiver import HANG, Hit, Receiver
@@ -350,3 +352,76 @@ async def test_a_bug_fails_one_delivery_and_the_queue_goes_on(
             and "RuntimeError('boom')" in created["attempts"][0]["error"]
         )
         assert message["delivered"]
+
+
+# -- retry by time to live (capabilities.webhooks.retry.retention_time) -------------------------
+
+
+async def install_ttl(
+    http: aiohttp.ClientSession, server: MockleServer, receiver: Receiver, **hook: Any
+) -> None:
+    manifest = {
+        "account": ACC,
+        "client_name": "ttl test",
+        "client_id": f"app-{ACC}",
+        "client_secret": SECRET,
+        "capabilities": {
+            "webhooks": {
+                CQM: {"endpoint": f"{receiver.url}/{CQM}", **hook},
+                "retry": {"retention_time": 60},
+            }
+        },
+    }
+    async with http.post(f"{server.url}/_mockle/apps", json=manifest) as r:
+        assert r.status == 201, await r.text()
+
+
+@pytest.fixture
+async def ttl_mockle() -> AsyncIterator[tuple[MockleServer, FakeClock]]:
+    clock = FakeClock()
+    settings = Settings(port=0, agent="manual", webhook_backoff=0.001, webhook_backoff_cap=0.004)
+    engine = build_engine(settings, clock=clock)
+    async with MockleServer(settings, engine=engine) as server:
+        yield server, clock
+
+
+async def test_retention_time_retries_with_backoff_until_delivered(
+    ttl_mockle: tuple[MockleServer, FakeClock], http: aiohttp.ClientSession
+) -> None:
+    server, _ = ttl_mockle
+    failures = 6  # more than any max_retries allows: the time to live governs
+    async with Receiver(SECRET, lambda hit, n: 500 if n <= failures else 200) as receiver:
+        await install_ttl(http, server, receiver)
+        await Consumer(http, server, ACC, "a").open()
+        (d,) = await settled(server, 1)
+        assert d["delivered"] is True
+        assert [a["status"] for a in d["attempts"]] == [500] * failures + [200]
+
+
+async def test_retention_time_expiry_drops_the_event(
+    ttl_mockle: tuple[MockleServer, FakeClock], http: aiohttp.ClientSession
+) -> None:
+    server, clock = ttl_mockle
+
+    def answer(hit: Hit, n: int) -> int:
+        if n == 3:
+            clock.advance(60_000)  # the retention time runs out while the endpoint is down
+        return 503
+
+    async with Receiver(SECRET, answer) as receiver:
+        await install_ttl(http, server, receiver)
+        await Consumer(http, server, ACC, "a").open()
+        (d,) = await settled(server, 1)
+        assert d["delivered"] is False and d["state"] == "failed"
+        assert [a["status"] for a in d["attempts"]] == [503, 503, 503]
+
+
+async def test_an_explicit_max_retries_0_opts_out_of_the_time_to_live(
+    ttl_mockle: tuple[MockleServer, FakeClock], http: aiohttp.ClientSession
+) -> None:
+    server, _ = ttl_mockle
+    async with Receiver(SECRET, lambda hit, n: 500) as receiver:
+        await install_ttl(http, server, receiver, max_retries=0)
+        await Consumer(http, server, ACC, "a").open()
+        (d,) = await settled(server, 1)
+        assert [a["status"] for a in d["attempts"]] == [500]

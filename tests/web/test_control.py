@@ -531,9 +531,9 @@ async def test_reset_wipes_the_state_behind_tokens(client: Client) -> None:
 async def test_deliveries_record_failed_attempts_and_wait_without_sleeping(
     client: Client,
 ) -> None:
-    await ok(
-        await client.post("/_mockle/apps", json=manifest(client_id="cid1", client_secret="s")), 201
-    )
+    by_number = manifest(client_id="cid1", client_secret="s")
+    del by_number["capabilities"]["webhooks"]["retry"]  # retry by number: max_retries 1
+    await ok(await client.post("/_mockle/apps", json=by_number), 201)
     conv, headers = await open_conversation(client)
     send = {
         "kind": "req",
