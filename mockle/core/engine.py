@@ -17,16 +17,13 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from mockle.core import errors, render
 from mockle.core.apps import AppRegistry
 from mockle.core.clock import Clock, Ids
+from mockle.core.effects import Actor, CoreConfig, Effects, Later, Listener
 from mockle.core.files import MAX_FILE_BYTES, PREFIX, FileStore
-from mockle.core.jsondoc import too_deep
 from mockle.core.model import (
     ASSIGNED_AGENT,
     CLOSE,
@@ -34,7 +31,6 @@ from mockle.core.model import (
     CONTROLLER,
     OPEN,
     SEQUENCED_EVENTS,
-    TTR_SECONDS,
     Account,
     Agent,
     Consumer,
@@ -43,71 +39,29 @@ from mockle.core.model import (
     Participant,
     StoredEvent,
 )
+from mockle.core.payloads import (
+    apply_request_fields,
+    features_of,
+    normalise_event,
+    parse_client_properties,
+    set_attribute,
+    set_ttr,
+)
 from mockle.core.ratelimit import RateLimiter
 from mockle.core.tokens import TokenInfo, TokenKind, TokenService
 
+__all__ = [
+    "Actor",
+    "CoreConfig",
+    "Effects",
+    "Engine",
+    "Later",
+    "Listener",
+    "normalise_event",
+    "parse_client_properties",
+]
+
 UPLOAD_FILE_TYPES = ("JPG", "JPEG", "PNG", "GIF")
-
-
-@dataclass(slots=True)
-class CoreConfig:
-    app_jwt_ttl: int = 3600
-    consumer_jws_ttl: int = 0  # 0: never expires (documented)
-    signup_jwt_ttl: int = 86400
-    strict_apps: bool = False
-    auto_messages: tuple[str, ...] = ("Welcome! An agent will be with you shortly.",)
-    auto_messages_window_ms: int = 10_000
-    file_url_ttl_s: int = 60
-    rate_limit: float | None = None
-
-
-@dataclass(slots=True)
-class Later:
-    """An action the transport runs after ``delay_ms`` (e.g. a simulated agent's reply)."""
-
-    delay_ms: int
-    action: Callable[[Effects], None]
-    account: str = ""
-
-
-@dataclass(slots=True)
-class Effects:
-    """What one engine call asks the transport to do."""
-
-    frames: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (session, frame)
-    webhooks: list[Any] = field(default_factory=list)  # webhook jobs (core.webhooks)
-    later: list[Later] = field(default_factory=list)
-    closes: list[tuple[str, int, str]] = field(default_factory=list)  # (session, code, reason)
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asks: a consumer, an agent, or the system (control API)."""
-
-    account: str
-    id: str
-    role: str
-    client_properties: dict[str, Any] | None = None
-
-    @property
-    def is_consumer(self) -> bool:
-        return self.role == CONSUMER
-
-
-class Listener:
-    """Hears every change of the state; subclasses override what they care about."""
-
-    def on_conversation(self, conv: Conversation, fx: Effects) -> None:
-        """A conversation was created or changed (participants, state, fields)."""
-
-    def on_event(self, conv: Conversation, dialog: Dialog, ev: StoredEvent, fx: Effects) -> None:
-        """An event was published into ``dialog``."""
-
-    def on_tokens_expired(self, account: str, infos: list[TokenInfo], fx: Effects) -> None:
-        """Tokens were revoked through the control API."""
-
-    def on_reset(self, account: str | None) -> None:
-        """State was wiped (one account, or everything)."""
 
 
 class Engine:
@@ -233,9 +187,11 @@ class Engine:
         conv = Conversation(
             conv_id, consumer.account, consumer.consumer_id, now, now, channel=channel
         )
-        _apply_request_fields(conv, body)
+        apply_request_fields(conv, body)
         conv.client_properties = client_properties
-        conv.features = _features(client_properties) | _features(body.get("conversationContext"))
+        conv.features = features_of(client_properties) | features_of(
+            body.get("conversationContext")
+        )
         if client_properties and conv.context is not None:
             conv.context = {**conv.context, "clientProperties": client_properties}
         me = Participant(consumer.consumer_id, CONSUMER)
@@ -323,7 +279,7 @@ class Engine:
         """AUTO_MESSAGES (S4): the feature on CONVERSATION and on the first SEND, within 10 s."""
         if "AUTO_MESSAGES" not in conv.features or not self.config.auto_messages:
             return
-        if "AUTO_MESSAGES" not in _features(actor.client_properties):
+        if "AUTO_MESSAGES" not in features_of(actor.client_properties):
             return
         if self.clock.now_ms() - conv.start_ts > self.config.auto_messages_window_ms:
             return
@@ -392,9 +348,9 @@ class Engine:
                 for k in ("field", "csatRate", "csatResolutionConfirmation", "status")
                 if k in f
             }
-            return lambda fx: _set(conv, "csat", csat)
+            return lambda fx: set_attribute(conv, "csat", csat)
         if name == "TTRField":
-            return lambda fx: _set_ttr(conv, str(f["ttrType"]), int(f["value"]))
+            return lambda fx: set_ttr(conv, str(f["ttrType"]), int(f["value"]))
         if actor.is_consumer:
             raise errors.Forbidden(
                 f"conversationField {name!r} is for agents; a consumer may send "
@@ -573,63 +529,3 @@ class Engine:
         self.files.reset(account)
         for listener in self.listeners:
             listener.on_reset(account)
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def _set(conv: Conversation, attr: str, value: Any) -> bool:
-    setattr(conv, attr, value)
-    return False
-
-
-def _set_ttr(conv: Conversation, ttr_type: str, value: int) -> bool:
-    conv.ttr_type, conv.ttr_value = ttr_type, value
-    return False
-
-
-def _features(props: Any) -> frozenset[str]:
-    if not isinstance(props, dict):
-        return frozenset()
-    feats = props.get("features")
-    if isinstance(feats, str):
-        return frozenset({feats})
-    if isinstance(feats, list):
-        return frozenset(f for f in feats if isinstance(f, str))
-    return frozenset()
-
-
-def _apply_request_fields(conv: Conversation, body: dict[str, Any]) -> None:
-    skill = body.get("skillId")
-    if skill is not None and str(skill) != "":
-        conv.skill_id = str(skill)
-    ttr = body.get("ttrDefName")
-    if isinstance(ttr, str) and ttr in TTR_SECONDS:
-        conv.ttr_type, conv.ttr_value = ttr, TTR_SECONDS[ttr]
-    campaign = body.get("campaignInfo")
-    if isinstance(campaign, dict):
-        conv.campaign_info = dict(campaign)
-    context = body.get("conversationContext")
-    if isinstance(context, dict):
-        conv.context = dict(context)
-
-
-def normalise_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Documented tolerances: RichContentEvent ``message`` -> ``content``; bare sequenceList."""
-    etype = event.get("type")
-    if etype == "RichContentEvent" and "content" not in event and "message" in event:
-        event = {("content" if k == "message" else k): v for k, v in event.items()}
-    elif etype == "AcceptStatusEvent" and not isinstance(event.get("sequenceList"), list):
-        event = {**event, "sequenceList": [event.get("sequenceList")]}
-    return event
-
-
-def parse_client_properties(raw: str | None) -> dict[str, Any] | None:
-    """The ``Client-Properties`` header, parsed leniently: broken values are ignored."""
-    if not raw:
-        return None
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) and not too_deep(value, raw) else None

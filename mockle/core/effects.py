@@ -1,0 +1,73 @@
+"""The engine's contract: its configuration, what a call asks the transport to do
+(:class:`Effects`, :class:`Later`), who asks (:class:`Actor`), and who hears (:class:`Listener`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockle.core.model import CONSUMER, Conversation, Dialog, StoredEvent
+from mockle.core.tokens import TokenInfo
+
+
+@dataclass(slots=True)
+class CoreConfig:
+    app_jwt_ttl: int = 3600
+    consumer_jws_ttl: int = 0  # 0: never expires (documented)
+    signup_jwt_ttl: int = 86400
+    strict_apps: bool = False
+    auto_messages: tuple[str, ...] = ("Welcome! An agent will be with you shortly.",)
+    auto_messages_window_ms: int = 10_000
+    file_url_ttl_s: int = 60
+    rate_limit: float | None = None
+
+
+@dataclass(slots=True)
+class Later:
+    """An action the transport runs after ``delay_ms`` (e.g. a simulated agent's reply)."""
+
+    delay_ms: int
+    action: Callable[[Effects], None]
+    account: str = ""
+
+
+@dataclass(slots=True)
+class Effects:
+    """What one engine call asks the transport to do."""
+
+    frames: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (session, frame)
+    webhooks: list[Any] = field(default_factory=list)  # webhook jobs (core.webhooks)
+    later: list[Later] = field(default_factory=list)
+    closes: list[tuple[str, int, str]] = field(default_factory=list)  # (session, code, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks: a consumer, an agent, or the system (control API)."""
+
+    account: str
+    id: str
+    role: str
+    client_properties: dict[str, Any] | None = None
+
+    @property
+    def is_consumer(self) -> bool:
+        return self.role == CONSUMER
+
+
+class Listener:
+    """Hears every change of the state; subclasses override what they care about."""
+
+    def on_conversation(self, conv: Conversation, fx: Effects) -> None:
+        """A conversation was created or changed (participants, state, fields)."""
+
+    def on_event(self, conv: Conversation, dialog: Dialog, ev: StoredEvent, fx: Effects) -> None:
+        """An event was published into ``dialog``."""
+
+    def on_tokens_expired(self, account: str, infos: list[TokenInfo], fx: Effects) -> None:
+        """Tokens were revoked through the control API."""
+
+    def on_reset(self, account: str | None) -> None:
+        """State was wiped (one account, or everything)."""
