@@ -21,13 +21,13 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from mockle.core.engine import parse_client_properties
-from mockle.core.ums import (
-    Ums,
+from mockle.core.sessions import (
     UmsSession,
     client_properties_from_query,
     merge_properties,
     token_from_authorization,
 )
+from mockle.core.ums import Ums
 from mockle.web.app import RUNTIME, Runtime, error_response
 from mockle.web.hooks import SocketHooks
 

@@ -14,14 +14,8 @@ from hypothesis import strategies as st
 from mockle.core import connector, dialects
 from mockle.core.clock import FakeClock, Ids
 from mockle.core.engine import CoreConfig, Effects, Engine
-from mockle.core.ums import (
-    CLOSE_EXTEND_IDENTITY,
-    CLOSE_FRESH_TOKEN,
-    Ums,
-    UmsSession,
-    client_properties_from_query,
-    token_from_authorization,
-)
+from mockle.core.sessions import UmsSession, client_properties_from_query, token_from_authorization
+from mockle.core.ums import CLOSE_EXTEND_IDENTITY, CLOSE_FRESH_TOKEN, Ums
 
 from .helpers import ACCOUNT, batch, call, send, text, tokens
 
