@@ -22,7 +22,7 @@ from mockle.core.closecodes import check_sendable
 from mockle.core.engine import Effects
 from mockle.core.tokens import lp_consumer_id
 from mockle.web.app import RUNTIME, Runtime, error_response, json_response
-from mockle.web.bodies import read_model
+from mockle.web.bodies import error_of, read_model
 
 OPEN_PATHS = frozenset({"/_mockle/health"})
 
@@ -71,7 +71,7 @@ async def expire_tokens(request: web.Request) -> web.Response:
     try:
         body: ExpireTokens = await read_model(request, ExpireTokens)
     except errors.MockleError as exc:
-        return error_response(exc.http_status, exc.title, exc.details, exc.where)
+        return error_of(exc)
     consumer = body.consumer_id
     if consumer is None and body.ext_consumer_id is not None:
         consumer = lp_consumer_id(body.account, body.ext_consumer_id)
@@ -100,7 +100,7 @@ async def close_connections(request: web.Request) -> web.Response:
     try:
         body: CloseConnections = await read_model(request, CloseConnections)
     except errors.MockleError as exc:
-        return error_response(exc.http_status, exc.title, exc.details, exc.where)
+        return error_of(exc)
     hit = []
     for session_id, session in list(runtime.hub.sessions.items()):
         account, consumer = session_owner(session)
