@@ -44,8 +44,6 @@ from mockle.core.payloads import (
     features_of,
     normalise_event,
     parse_client_properties,
-    set_attribute,
-    set_ttr,
 )
 from mockle.core.ratelimit import RateLimiter
 from mockle.core.tokens import TokenInfo, TokenKind, TokenService
@@ -300,17 +298,17 @@ class Engine:
         if isinstance(fields, dict):
             fields = [fields]
         plan = [self._field_action(actor, conv, f, i) for i, f in enumerate(fields)]
-        closing = False
-        for action in plan:
-            closing = action(fx) or closing
+        for action, _ in plan:
+            action(fx)
         self._changed(conv, fx)
-        if closing:
+        if any(closes for _, closes in plan):
             return "OK Conversation resolved successfully"
         return "OK Conversation updated successfully"
 
     def _field_action(
         self, actor: Actor, conv: Conversation, f: dict[str, Any], index: int
-    ) -> Callable[[Effects], bool]:
+    ) -> tuple[Callable[[Effects], None], bool]:
+        """The validated change of one field, and whether it closes the conversation."""
         where = f"$.body.conversationField[{index}]"
         name = f.get("field")
         by = "CONSUMER" if actor.is_consumer else ("AGENT" if actor.role != "SYSTEM" else "SYSTEM")
@@ -323,7 +321,7 @@ class Engine:
                 )
             if not conv.is_open:
                 raise errors.RequestFailed("Bad Request, Conversation is close")
-            return lambda fx: self._close_now(conv, by, None, fx)
+            return (lambda fx: self._close(conv, by, None, fx)), True
         if name == "DialogChange":
             dialog_info = f.get("dialog") or {}
             dialog = conv.dialog(str(dialog_info.get("dialogId")))
@@ -341,16 +339,17 @@ class Engine:
             if dialog.state == CLOSE:
                 raise errors.RequestFailed("Bad Request, Conversation is close")
             cause = dialog_info.get("closedCause")
-            return lambda fx: self._close_now(conv, by, str(cause) if cause else None, fx)
+            return (lambda fx: self._close(conv, by, str(cause) if cause else None, fx)), True
         if name == "CSATRate":
             csat = {
                 k: f[k]
                 for k in ("field", "csatRate", "csatResolutionConfirmation", "status")
                 if k in f
             }
-            return lambda fx: set_attribute(conv, "csat", csat)
+            return (lambda fx: setattr(conv, "csat", csat)), False
         if name == "TTRField":
-            return lambda fx: set_ttr(conv, str(f["ttrType"]), int(f["value"]))
+            ttr = (str(f["ttrType"]), int(f["value"]))
+            return (lambda fx: _set_ttr(conv, ttr)), False
         if actor.is_consumer:
             raise errors.Forbidden(
                 f"conversationField {name!r} is for agents; a consumer may send "
@@ -359,57 +358,50 @@ class Engine:
                 title="Forbidden",
             )
         if name == "Skill":
-            return lambda fx: self._transfer(conv, str(f["skill"]), fx)
+            return (lambda fx: self._transfer(conv, str(f["skill"]))), False
         if name == "ParticipantsChange":
-            return self._participants_action(conv, f, where)
+            return self._participants_action(conv, f, where), False
         if name == "ManualETTR":
-            return lambda fx: False
+            return (lambda fx: None), False
         raise errors.InvalidRequest(
             f"conversationField {name!r} is not supported", where=f"{where}.field"
         )
 
     def _participants_action(
         self, conv: Conversation, f: dict[str, Any], where: str
-    ) -> Callable[[Effects], bool]:
+    ) -> Callable[[Effects], None]:
         change, role = f.get("type"), str(f.get("role"))
         user = f.get("userId")
         if change == "ADD":
             agent = self.agent(conv.account, str(user) if user else None)
-            return lambda fx: self._add_participant(conv, agent.pid, role) and False
+            return lambda fx: self._add_participant(conv, agent.pid, role)
         if change == "REMOVE":
             target = str(user) if user else conv.assigned_agent()
             if target is None or conv.participant(target) is None:
                 raise errors.RequestFailed("Agent does not exist in conversation", where=where)
-            return lambda fx: self._remove_participant(conv, target) and False
+            return lambda fx: self._remove_participant(conv, target)
         raise errors.InvalidRequest(
             f"ParticipantsChange type {change!r} is not supported", where=f"{where}.type"
         )
 
-    def _add_participant(self, conv: Conversation, pid: str, role: str) -> bool:
+    def _add_participant(self, conv: Conversation, pid: str, role: str) -> None:
         if conv.participant(pid) is None:
             conv.participants.insert(0, Participant(pid, role))
         for d in conv.dialogs:
             if d.state == OPEN and all(p.id != pid for p in d.participants):
                 d.participants.append(Participant(pid, role))
                 d.meta_ts = self.clock.now_ms()
-        return True
 
-    def _remove_participant(self, conv: Conversation, pid: str) -> bool:
+    def _remove_participant(self, conv: Conversation, pid: str) -> None:
         conv.participants = [p for p in conv.participants if p.id != pid]
         for d in conv.dialogs:
             d.participants = [p for p in d.participants if p.id != pid]
-        return True
 
-    def _transfer(self, conv: Conversation, skill: str, fx: Effects) -> bool:
+    def _transfer(self, conv: Conversation, skill: str) -> None:
         conv.skill_id = skill
         agent = conv.assigned_agent()
         if agent is not None:
             self._remove_participant(conv, agent)
-        return False
-
-    def _close_now(self, conv: Conversation, by: str, cause: str | None, fx: Effects) -> bool:
-        self._close(conv, by, cause, fx)
-        return True
 
     def _close(self, conv: Conversation, by: str, cause: str | None, fx: Effects) -> None:
         now = self.clock.now_ms()
@@ -509,7 +501,7 @@ class Engine:
         self._changed(conv, fx)
 
     def transfer(self, conv: Conversation, skill: str, fx: Effects) -> None:
-        self._transfer(conv, skill, fx)
+        self._transfer(conv, skill)
         self._changed(conv, fx)
 
     def expire_tokens(self, account: str, consumer_id: str | None, fx: Effects) -> int:
@@ -529,3 +521,7 @@ class Engine:
         self.files.reset(account)
         for listener in self.listeners:
             listener.on_reset(account)
+
+
+def _set_ttr(conv: Conversation, ttr: tuple[str, int]) -> None:
+    conv.ttr_type, conv.ttr_value = ttr

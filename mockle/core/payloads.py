@@ -10,16 +10,6 @@ from mockle.core.jsondoc import too_deep
 from mockle.core.model import TTR_SECONDS, Conversation
 
 
-def set_attribute(conv: Conversation, attr: str, value: Any) -> bool:
-    setattr(conv, attr, value)
-    return False
-
-
-def set_ttr(conv: Conversation, ttr_type: str, value: int) -> bool:
-    conv.ttr_type, conv.ttr_value = ttr_type, value
-    return False
-
-
 def features_of(props: Any) -> frozenset[str]:
     if not isinstance(props, dict):
         return frozenset()
