@@ -70,6 +70,13 @@ def error_response(status: int, title: str, details: str, where: str | None = No
     return json_response(error_envelope(status, title, details, code, where), status)
 
 
+def too_large(limit: int) -> web.Response:
+    """The 413 of a body over ``--max-body-size`` (every route answers it the same way)."""
+    return error_response(
+        413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)"
+    )
+
+
 @web.middleware
 async def last_resort(request: web.Request, handler: Any) -> web.StreamResponse:
     """Unknown routes and methods get JSON; a bug never sends a traceback over the wire."""
@@ -85,9 +92,7 @@ async def last_resort(request: web.Request, handler: Any) -> web.StreamResponse:
             405, "Method Not Allowed", f"{request.method} is not allowed here (allowed: {allowed})"
         )
     except web.HTTPRequestEntityTooLarge:
-        return error_response(
-            413, "Payload Too Large", "the body exceeds the size limit (--max-body-size)"
-        )
+        return too_large(request.app[RUNTIME].settings.max_body_size)
     except web.HTTPException:
         raise
     except Exception:  # a bug: log it, record it, answer without details

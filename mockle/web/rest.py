@@ -11,7 +11,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from mockle.core import connector, errors, identity
 from mockle.core.connector import RestCall
 from mockle.core.files import MAX_FILE_BYTES
-from mockle.web.app import RUNTIME, Runtime, error_response, json_response
+from mockle.web.app import RUNTIME, Runtime, error_response, json_response, too_large
 
 
 def _base(request: web.Request, runtime: Runtime) -> str | web.Response:
@@ -38,21 +38,15 @@ async def csds_one(request: web.Request) -> web.Response:
     return json_response(identity.csds_one(account, service, base))
 
 
-def _too_large(limit: int) -> web.Response:
-    return error_response(
-        413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)"
-    )
-
-
 async def _body(request: web.Request) -> bytes | web.Response:
     limit = request.app[RUNTIME].settings.max_body_size
     declared = request.content_length
     if declared is not None and declared > limit:  # answer now, without waiting for the body
-        return _too_large(limit)
+        return too_large(limit)
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return _too_large(limit)
+        return too_large(limit)
     except (ConnectionError, HttpProcessingError) as exc:  # cut short or malformed framing
         return error_response(400, "Bad Request", f"the body did not arrive whole: {exc}")
 
