@@ -37,6 +37,10 @@ VERSIONS = frozenset({"2", "2.0", "2.1", "3", "3.0"})
 CLOSE_IDLE = 1000
 CLOSE_SHUTDOWN = 1001
 SHUTDOWN_WAIT_S = 5.0
+# how long a close asked for by the server waits for the client's close frame before dropping
+# the connection: a client that gets its answer sees a clean close (RFC 6455 7.1.1) with the
+# server's code, instead of a dropped connection (aiohttp's client reports that as 1006)
+CLOSE_HANDSHAKE_S = 2.0
 MAX_REASON_BYTES = 123  # RFC 6455: the close reason fits in a control frame
 MAX_PENDING_FRAMES = 10_000  # a client this far behind is closed (1013), not buffered forever
 CLOSE_TOO_SLOW = 1013  # "try again later": LivePerson's clients reconnect on it
@@ -49,8 +53,7 @@ SOCKETS = "ums_sockets"
 class _Close:
     code: int
     reason: str
-    graceful: bool = True  # wait for the client's close frame (not at shutdown: aiohttp
-    # stops reading connections once the server shuts down)
+    graceful: bool = True  # wait (CLOSE_HANDSHAKE_S at most) for the client's close frame
 
 
 def _reason(text: str) -> bytes:
@@ -107,7 +110,7 @@ class UmsSocket:
         """Server shutdown: send the close frame (1001) after the queued frames, then drop."""
         if not self._closing:
             self._closing = True
-            self._queue.put_nowait(_Close(CLOSE_SHUTDOWN, "server shutdown", graceful=False))
+            self._queue.put_nowait(_Close(CLOSE_SHUTDOWN, "server shutdown"))
 
     # -- running ----------------------------------------------------------------------------
 
@@ -239,7 +242,11 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
             400, "Bad Request", f"protocol version v={version!r} is not supported (use v=3 or v=2)"
         )
     # aiohttp refuses a message of max_msg_size bytes: +1 so that --ws-max-frame N accepts N
-    ws = web.WebSocketResponse(autoping=False, max_msg_size=runtime.settings.ws_max_frame + 1)
+    ws = web.WebSocketResponse(
+        autoping=False,
+        max_msg_size=runtime.settings.ws_max_frame + 1,
+        timeout=CLOSE_HANDSHAKE_S,
+    )
     if not ws.can_prepare(request).ok:
         return error_response(
             426,

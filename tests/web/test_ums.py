@@ -230,6 +230,22 @@ async def test_shutdown_closes_sockets_with_1001(aiohttp_client: Any) -> None:
     assert code == 1001 and reason == "server shutdown"
 
 
+async def test_shutdown_waits_for_a_slow_clients_close_reply(aiohttp_client: Any) -> None:
+    """The server sends its 1001 and waits for the client's close frame before dropping the
+    connection: a client that reads late still replies, and sees a clean 1001 (aiohttp's client
+    reports 1006 when its reply cannot be written because the server already hung up)."""
+    client = await aiohttp_client(create_app(settings()))
+    ws = await connect(client, headers={"Authorization": f"jwt {await signup(client)}"})
+    assert (await ws.req({"id": "c", "type": "GetClock"}))["code"] == 200
+    shutting = asyncio.ensure_future(client.server.app.shutdown())
+    for _ in range(200):  # loop turns, not time: the server has every chance to hang up
+        await asyncio.sleep(0)
+    assert not shutting.done()  # still waiting for the reply
+    code, reason = await ws.closed()
+    assert (code, reason) == (1001, "server shutdown")
+    await asyncio.wait_for(shutting, WAIT)
+
+
 async def test_many_subscribers_and_publishers_keep_order(client: TestClient) -> None:
     token = await signup(client)
     headers = {"Authorization": f"jwt {token}"}
