@@ -1,0 +1,245 @@
+"""Server work per SEND in CPU instructions, counted by valgrind: a steady figure for A/B work.
+
+    python benchmarks/instructions.py                      # mockle, the bare app, the ratio
+    python benchmarks/instructions.py --variant no-journal # mockle without a part, to price it
+
+Time-based figures on a shared VM swing by +-25 % between identical runs; an instruction count
+repeats to about 0.1 %. Each target is driven in-process: the server's aiohttp protocol is fed
+whole SEND requests through an in-memory transport (no sockets, no kernel), one after another,
+and the same driver serves both targets, so its own cost cancels out of the difference. The
+process runs under ``valgrind --tool=callgrind`` twice, with a short and a long series of
+requests, and the count per request is the difference divided by the difference in requests
+(start-up, imports and key loading cancel out). The RSA key comes from a file made once and
+``PYTHONHASHSEED`` is fixed, so that runs are comparable.
+
+What it does not see: kernel and socket costs (the same for both targets) and time lost to
+cache misses; ``run.py`` measures those, with wrk over loopback.
+
+Variants (``--variant``, comma-separated): ``no-journal``, ``no-faults`` (their middlewares
+removed), ``no-listeners`` (no webhooks, UMS subscriptions, agent or waiters on the engine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+HERE = Path(__file__).resolve().parent
+SHORT, LONG = 100, 400
+CONSUMERS = 50
+
+
+class MemoryTransport(asyncio.Transport):
+    """Collects what the server writes; tells the driver when a whole response is out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = bytearray()
+        self.answered: asyncio.Event | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.out += data
+        if self.answered is not None and b"\r\n\r\n" in self.out:
+            self.answered.set()
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8080)}.get(
+            name, default
+        )
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def can_write_eof(self) -> bool:
+        return False
+
+
+def _requests(account: str, app_jwt: str, consumers: list[dict[str, str]]) -> list[bytes]:
+    path = f"/api/account/{account}/messaging/consumer/conversation/send?v=3"
+    out = []
+    for c in consumers:
+        event = {"type": "ContentEvent", "contentType": "text/plain", "message": "hello"}
+        body = json.dumps(
+            {
+                "kind": "req",
+                "id": "1",
+                "type": "ms.PublishEvent",
+                "body": {"dialogId": c["conversation"], "event": event},
+            }
+        ).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAuthorization: {app_jwt}\r\n"
+            f"X-LP-ON-BEHALF: {c['jws']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        out.append(head.encode() + body)
+    return out
+
+
+def _without(app: web.Application, name: str) -> None:
+    kept = [m for m in app.middlewares if getattr(m, "__name__", "") != name]
+    app.middlewares.clear()
+    app.middlewares.extend(kept)
+
+
+async def _drive(target: str, variants: set[str], count: int, key: Path) -> None:
+    sys.path.insert(0, str(HERE))
+    import harness
+
+    from mockle.core import tokens
+    from mockle.server import MockleServer, tune_gc
+    from mockle.settings import Settings
+
+    tokens._DEFAULT_KEY = tokens.load_key(key.read_bytes())
+    server = MockleServer(Settings(port=0, agent="manual", send_max_chars=0))
+    consumers = harness.consumers(server, CONSUMERS)
+    app_jwt = server.engine.tokens.mint_app_jwt(harness.ACCOUNT, "bench", 86400)
+    if "no-journal" in variants:
+        _without(server.app, "journal_requests")
+    if "no-faults" in variants:
+        _without(server.app, "inject_faults")
+    if "no-listeners" in variants:
+        server.engine.listeners.clear()
+    runner: web.AppRunner
+    if target == "bare":
+        import bare_app
+
+        app = web.Application()
+        app.router.add_post(
+            "/api/account/{acc}/messaging/consumer/conversation/send", bare_app.send
+        )
+        runner = web.AppRunner(app, access_log=None)
+    else:
+        runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    tune_gc()  # as mockle serve does
+    assert runner.server is not None
+    protocol = runner.server()
+    transport = MemoryTransport()
+    protocol.connection_made(transport)
+    requests = _requests(harness.ACCOUNT, app_jwt, consumers)
+
+    async def one(raw: bytes) -> None:
+        transport.out.clear()
+        transport.answered = asyncio.Event()
+        protocol.data_received(raw)
+        await transport.answered.wait()
+        for _ in range(3):  # let the handler finish its response
+            await asyncio.sleep(0)
+
+    for i in range(count):
+        await one(requests[i % len(requests)])
+    if not transport.out.startswith(b"HTTP/1.1 200"):
+        raise SystemExit(f"not answered 200: {bytes(transport.out[:200])!r}")
+    protocol.connection_lost(None)
+    await runner.cleanup()
+
+
+def _count(target: str, variants: str, count: int, key: Path) -> int:
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--inner",
+        target,
+        str(count),
+        str(key),
+        "--variant",
+        variants,
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    m = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or m is None:
+        raise SystemExit(f"{target}: valgrind run failed:\n{done.stdout}\n{done.stderr[-2000:]}")
+    return int(m.group(1))
+
+
+def per_request(target: str, variants: str, key: Path) -> int:
+    short = _count(target, variants, SHORT, key)
+    long = _count(target, variants, LONG, key)
+    return (long - short) // (LONG - SHORT)
+
+
+def _make_key(path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.write_bytes(pem)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", default="", help="comma-separated parts to remove")
+    parser.add_argument(
+        "--inner", nargs=3, metavar=("TARGET", "COUNT", "KEY"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args()
+    variants = {v for v in args.variant.split(",") if v}
+    if args.inner:
+        target, count, key = args.inner
+        asyncio.run(_drive(target, variants, int(count), Path(key)))
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is needed (Debian package valgrind)")
+    with tempfile.TemporaryDirectory() as tmp:
+        key = Path(tmp) / "key.pem"
+        _make_key(key)
+        mockle = per_request("mockle", args.variant, key)
+        bare = per_request("bare", "", key)
+    label = f"mockle ({args.variant})" if args.variant else "mockle"
+    result = {
+        "mockle": mockle,
+        "bare": bare,
+        "ratio": round(bare / mockle, 3),
+        "variant": args.variant,
+    }
+    print(f"{label:<30} {mockle:>9,} instructions per SEND")
+    print(f"{'bare aiohttp app':<30} {bare:>9,} instructions per SEND")
+    print(f"{'ratio bare / mockle':<30} {bare / mockle:>9.2f}")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
