@@ -16,13 +16,15 @@ What it does not see: kernel and socket costs (the same for both targets) and ti
 cache misses; ``run.py`` measures those, with wrk over loopback.
 
 Variants (``--variant``, comma-separated): ``no-journal``, ``no-faults`` (their middlewares
-removed), ``no-listeners`` (no webhooks, UMS subscriptions, agent or waiters on the engine).
+removed), ``no-listeners`` (no webhooks, UMS subscriptions, agent or waiters on the engine),
+``no-gc`` (the cyclic garbage collector off).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -146,6 +148,8 @@ async def _drive(target: str, variants: set[str], count: int, key: Path) -> None
         runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
     await runner.setup()
     tune_gc()  # as mockle serve does
+    if "no-gc" in variants:
+        gc.disable()
     assert runner.server is not None
     protocol = runner.server()
     transport = MemoryTransport()

@@ -385,7 +385,7 @@ async def _request_body(request: web.Request) -> bytes:
     if declared is not None and declared > request.client_max_size:
         return b""  # refused for its size: waiting for the rest would hold the 413 back
     try:
-        data = await request.read()
+        data = await request.read()  # the handler has read it already: this is its cached copy
     except Exception:  # too large or a broken stream: the handler already answered
         return b""
     return data[:BODY_LIMIT] if len(data) > BODY_LIMIT else data
@@ -395,62 +395,88 @@ def _is_upgrade(request: web.Request) -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
+def _response_body(resp: web.StreamResponse) -> bytes | None:
+    body = resp.body if isinstance(resp, web.Response) else None
+    if not isinstance(body, bytes):
+        return None
+    return body[:BODY_LIMIT] if len(body) > BODY_LIMIT else body
+
+
 def middleware(journal: Journal) -> Any:
+    """Record every LiveEngage request (not the control API's) with its answer.
+
+    The path is the request target as the client sent it (``raw_path``: still percent-encoded,
+    with its query string). This wraps every request, so it stays lean: no closures, no URL
+    objects, references instead of copies."""
+
     @web.middleware
     async def journal_requests(request: web.Request, handler: Any) -> web.StreamResponse:
         target = target_of(request)
         if target is None:
             return await handler(request)  # type: ignore[no-any-return]
-        account = account_of(request)
-        path = request.path_qs
         if target == "ws_connect" and _is_upgrade(request):
-            # recorded as 101 now (the handler returns only when the socket ends); a refusal
-            # (a fault's status, a bad version) replaces it
-            entry = journal.record(
-                target,
-                account,
-                method=request.method,
-                path=path,
-                headers=request.headers,
-                status=101,
-            )
-            try:
-                resp = await handler(request)
-            except Dropped:
-                entry.status, entry.error = None, "dropped by a fault"
-                raise
-            if not isinstance(resp, web.WebSocketResponse):
-                entry.status = resp.status
-                entry.response = resp.body if isinstance(resp, web.Response) else None
-            return resp  # type: ignore[no-any-return]
-
-        async def record(**fields: Any) -> None:
-            body = await _request_body(request)
-            journal.record(
-                target,
-                account,
-                method=request.method,
-                path=path,
-                headers=request.headers,
-                body=body,
-                **fields,
-            )
-
+            return await _journal_upgrade(journal, request, handler)
         try:
-            resp = await handler(request)
+            resp: web.StreamResponse = await handler(request)
         except Dropped:
-            await record(error="dropped by a fault")
+            entry = _record(journal, request, target, await _request_body(request), None, None)
+            entry.error = "dropped by a fault"
             raise
         except web.HTTPException as exc:  # 404/405 for unknown routes: still what was sent
-            await record(status=exc.status, error=exc.reason)
+            entry = _record(
+                journal, request, target, await _request_body(request), exc.status, None
+            )
+            entry.error = exc.reason
             raise
-        response = resp.body if isinstance(resp, web.Response) else None
-        if isinstance(response, bytes) and len(response) > BODY_LIMIT:
-            response = response[:BODY_LIMIT]
-        await record(status=resp.status, response=response)
-        return resp  # type: ignore[no-any-return]
+        body = await _request_body(request)
+        _record(journal, request, target, body, resp.status, _response_body(resp))
+        return resp
 
     return journal_requests
+
+
+def _record(
+    journal: Journal,
+    request: web.Request,
+    target: str,
+    body: bytes,
+    status: int | None,
+    response: bytes | None,
+) -> Entry:
+    return journal.record(
+        target,
+        account_of(request),
+        method=request.method,
+        path=request.raw_path,
+        headers=request.headers,
+        body=body,
+        status=status,
+        response=response,
+    )
+
+
+async def _journal_upgrade(
+    journal: Journal, request: web.Request, handler: Any
+) -> web.StreamResponse:
+    """A WebSocket upgrade is recorded as 101 at once (the handler returns only when the socket
+    ends); a refusal (a fault's status, a bad version) replaces it."""
+    entry = journal.record(
+        "ws_connect",
+        account_of(request),
+        method=request.method,
+        path=request.raw_path,
+        headers=request.headers,
+        status=101,
+    )
+    try:
+        resp = await handler(request)
+    except Dropped:
+        entry.status, entry.error = None, "dropped by a fault"
+        raise
+    if not isinstance(resp, web.WebSocketResponse):
+        entry.status = resp.status
+        entry.response = resp.body if isinstance(resp, web.Response) else None
+    return resp  # type: ignore[no-any-return]
 
 
 def _int(request: web.Request, name: str, default: int | None) -> int | None:

@@ -165,6 +165,10 @@ async def swift_get(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, runtime: Runtime) -> None:
     acc = "/api/account/{account}"
+    # aiohttp tries the routes under one static prefix ("/api/account") in the order they were
+    # added: the two hot routes first (a SEND used to try six patterns before its own)
+    app.router.add_post(f"{acc}/messaging/consumer/conversation/send", send)
+    app.router.add_post(f"{acc}/messaging/consumer/conversation", conversation)
     app.router.add_get(f"{acc}/service/baseURI.json", csds_all)
     app.router.add_get(f"{acc}/service/baseURI", csds_all)
     app.router.add_get("/csdr/account/{account}/service/baseURI.json", csds_all)
@@ -173,7 +177,5 @@ def setup(app: web.Application, runtime: Runtime) -> None:
     app.router.add_post("/sentinel/api/account/{account}/app/token", sentinel_token)
     app.router.add_post(f"{acc}/consumer", consumer_jws)
     app.router.add_post(f"{acc}/signup", signup)
-    app.router.add_post(f"{acc}/messaging/consumer/conversation", conversation)
-    app.router.add_post(f"{acc}/messaging/consumer/conversation/send", send)
     app.router.add_put("/v1/AUTH_async-images/{account}/{name}", swift_put)
     app.router.add_get("/v1/AUTH_async-images/{account}/{name}", swift_get)
