@@ -65,8 +65,15 @@ def json_response(
     )
 
 
-def error_response(status: int, title: str, details: str, where: str | None = None) -> web.Response:
-    code = status * 100
+def error_response(
+    status: int,
+    title: str,
+    details: str,
+    where: str | None = None,
+    error_code: int | None = None,
+) -> web.Response:
+    """The ``.ReqBody$ErrorResp`` envelope; ``errorCode`` is the status x 100 unless given."""
+    code = status * 100 if error_code is None else error_code
     return json_response(error_envelope(status, title, details, code, where), status)
 
 

@@ -47,4 +47,4 @@ async def read_model(request: web.Request, model: type[M], *, optional: bool = F
 
 def error_of(exc: errors.MockleError) -> web.Response:
     """A core error as the control API answers it (the ``.ReqBody$ErrorResp`` envelope)."""
-    return error_response(exc.http_status, exc.title, exc.details, exc.where)
+    return error_response(exc.http_status, exc.title, exc.details, exc.where, exc.error_code)
