@@ -419,14 +419,12 @@ def middleware(journal: Journal) -> Any:
         try:
             resp: web.StreamResponse = await handler(request)
         except Dropped:
-            entry = _record(journal, request, target, await _request_body(request), None, None)
-            entry.error = "dropped by a fault"
+            body = await _request_body(request)
+            _record(journal, request, target, body, None, None, "dropped by a fault")
             raise
         except web.HTTPException as exc:  # 404/405 for unknown routes: still what was sent
-            entry = _record(
-                journal, request, target, await _request_body(request), exc.status, None
-            )
-            entry.error = exc.reason
+            body = await _request_body(request)
+            _record(journal, request, target, body, exc.status, None, exc.reason)
             raise
         body = await _request_body(request)
         _record(journal, request, target, body, resp.status, _response_body(resp))
@@ -439,9 +437,10 @@ def _record(
     journal: Journal,
     request: web.Request,
     target: str,
-    body: bytes,
+    body: bytes | None,
     status: int | None,
     response: bytes | None,
+    error: str | None = None,
 ) -> Entry:
     return journal.record(
         target,
@@ -452,6 +451,7 @@ def _record(
         body=body,
         status=status,
         response=response,
+        error=error,
     )
 
 
@@ -460,14 +460,7 @@ async def _journal_upgrade(
 ) -> web.StreamResponse:
     """A WebSocket upgrade is recorded as 101 at once (the handler returns only when the socket
     ends); a refusal (a fault's status, a bad version) replaces it."""
-    entry = journal.record(
-        "ws_connect",
-        account_of(request),
-        method=request.method,
-        path=request.raw_path,
-        headers=request.headers,
-        status=101,
-    )
+    entry = _record(journal, request, "ws_connect", None, 101, None)
     try:
         resp = await handler(request)
     except Dropped:

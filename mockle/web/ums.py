@@ -107,7 +107,8 @@ class UmsSocket:
             self._queue.put_nowait(_Close(code, reason))
 
     def shutdown(self) -> None:
-        """Server shutdown: send the close frame (1001) after the queued frames, then drop."""
+        """Server shutdown: the close frame (1001) goes after the queued frames; the client's
+        answer is awaited (``CLOSE_HANDSHAKE_S`` at most), as for every close mockle asks for."""
         if not self._closing:
             self._closing = True
             self._queue.put_nowait(_Close(CLOSE_SHUTDOWN, "server shutdown"))
