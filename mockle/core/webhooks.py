@@ -70,7 +70,12 @@ class WebhookJob:
     body: bytes
     conversation_id: str
     max_retries: int = 0
-    retention_ms: int | None = None  # retry by time to live (connector-api.md §4.7) instead
+    retention_ms: int | None = None  # the app retries by time to live (connector-api.md §4.7)
+    opts_out: bool = False  # this webhook does not (an explicit max_retries 0): one attempt
+
+    @property
+    def by_time_to_live(self) -> bool:
+        return self.retention_ms is not None and not self.opts_out
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -121,8 +126,8 @@ class Webhooks(Listener):
             if body is None:
                 body = make_body()  # serialised once, shared by every app
             job = self._job(app, key, hook.endpoint, hook.max_retries, hook.headers, body, conv)
-            if app.retention_s is not None and not hook.opts_out:
-                job = replace(job, retention_ms=app.retention_s * 1000)
+            if app.retention_s is not None:
+                job = replace(job, retention_ms=app.retention_s * 1000, opts_out=hook.opts_out)
             fx.webhooks.append(job)
 
     def _job(

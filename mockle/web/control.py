@@ -21,6 +21,7 @@ from mockle.core import errors, render
 from mockle.core.apps import App, app_from_manifest
 from mockle.core.engine import Effects, Engine
 from mockle.core.model import Conversation
+from mockle.core.retention import AppRetention
 from mockle.core.schemas import SchemaSet
 from mockle.settings import ConfigError
 from mockle.web.app import RUNTIME, Runtime, error_response, json_response
@@ -222,7 +223,13 @@ def install_app(engine: Engine, manifest: Any) -> App:
     return app
 
 
-def app_json(app: App) -> dict[str, Any]:
+def app_json(app: App, worker: Any = None) -> dict[str, Any]:
+    """An installed app; ``retry`` is the app-wide state of retry by time to live (or null)."""
+    retry: dict[str, Any] | None = None
+    if app.retention_s is not None:
+        state = worker.app_state(app.account, app.client_id) if worker is not None else None
+        retry = {"retention_time": app.retention_s}
+        retry.update(state.as_json() if state is not None else AppRetention().as_json())
     return {
         "account": app.account,
         "client_id": app.client_id,
@@ -238,6 +245,7 @@ def app_json(app: App) -> dict[str, Any]:
             }
             for key, hook in app.webhooks.items()
         },
+        "retry": retry,
     }
 
 
@@ -254,7 +262,8 @@ async def list_apps(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     account = request.query.get("account") or None
     apps = runtime.engine.apps.of_account(account) if account else runtime.engine.apps.all()
-    return json_response({"apps": [app_json(app) for app in apps]})
+    worker = runtime.extras.get("webhooks")
+    return json_response({"apps": [app_json(app, worker) for app in apps]})
 
 
 def load_manifest(path: Path) -> Any:

@@ -9,6 +9,10 @@
   ``--webhook-retry-interval`` seconds apart; the next job of the queue waits meanwhile.
 * Every attempt lands in the :class:`DeliveryLog` (bounded per account), which the control API
   serves and tests wait on without sleeping (:meth:`DeliveryLog.wait_for`).
+* An app that retries by time to live (``retry.retention_time``) has one state for all its
+  webhooks (:class:`~mockle.core.retention.AppRetention`): while it is FAILED its deliveries are
+  stored and only one at a time is tried, with back-off; a stored delivery whose time to live
+  runs out is dropped (``failed``).
 * At shutdown pending deliveries get a short grace; whatever is still pending then is marked
   ``abandoned`` in the log.
 """
@@ -30,6 +34,7 @@ from aiohttp import web
 
 from mockle.core.clock import Clock
 from mockle.core.engine import Listener
+from mockle.core.retention import AppRetention
 from mockle.core.webhooks import WebhookJob, Webhooks
 from mockle.settings import Settings
 from mockle.web.app import Runtime
@@ -159,6 +164,8 @@ class WebhookWorker:
         self._queues: dict[tuple[str, str, str], deque[Delivery]] = {}
         self._tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._apps: dict[tuple[str, str], AppRetention] = {}  # (account, client_id), TTL apps
+        self._wake: dict[tuple[str, str], asyncio.Event] = {}  # set when an app's state moves
 
     # -- intake (synchronous: called by the hub inside request handling) -------------------
 
@@ -167,6 +174,9 @@ class WebhookWorker:
         for job in jobs:
             delivery = Delivery(next(self._ids), job, now)
             self.log.add(delivery)
+            retention = self.retention(job)
+            if retention is not None:
+                retention.queued()
             queue = self._queues.get(job.key)
             if queue is None:
                 queue = self._queues[job.key] = deque()
@@ -178,6 +188,25 @@ class WebhookWorker:
     @property
     def pending(self) -> int:
         return sum(len(q) for q in self._queues.values())
+
+    def retention(self, job: WebhookJob) -> AppRetention | None:
+        """The app-wide state of the job's app when it retries by time to live."""
+        if job.retention_ms is None:
+            return None
+        key = (job.account, job.client_id)
+        state = self._apps.get(key)
+        if state is None:
+            state = self._apps[key] = AppRetention()
+        return state
+
+    def app_state(self, account: str, client_id: str) -> AppRetention | None:
+        return self._apps.get((account, client_id))
+
+    def _moved(self, job: WebhookJob) -> None:
+        """Wake the deliveries of the job's app that wait while it is FAILED."""
+        event = self._wake.pop((job.account, job.client_id), None)
+        if event is not None:
+            event.set()
 
     # -- delivery ----------------------------------------------------------------------------
 
@@ -195,24 +224,32 @@ class WebhookWorker:
                     delivery.state = FAILED
                     self.log.notify()
                 queue.popleft()
+                self._settled(delivery)
         finally:
             if self._queues.get(key) is queue:  # not replaced by a reset meanwhile
                 del self._queues[key]
                 del self._tasks[key]
 
-    def _delays(self, job: WebhookJob) -> Iterator[float]:
+    def _settled(self, delivery: Delivery) -> None:
+        retention = self.retention(delivery.job)
+        if retention is not None and retention.settled(delivery.id):
+            self._moved(delivery.job)
+
+    def _delays(self, delivery: Delivery) -> Iterator[float]:
         """The wait before each attempt (0 before the first).
 
         By number: ``max_retries`` more attempts, ``--webhook-retry-interval`` apart. By time to
         live (``retry.retention_time``): 2, 4, 8, ... s (``--webhook-backoff``), at most
-        ``--webhook-backoff-cap`` apart, while the retention time lasts (connector-api.md §4.7).
+        ``--webhook-backoff-cap`` apart, while the retention time (counted from the moment the
+        event was queued) lasts (connector-api.md §4.7).
         """
+        job = delivery.job
         yield 0.0
-        if job.retention_ms is None:
+        if job.retention_ms is None or not job.by_time_to_live:
             for _ in range(job.max_retries):
                 yield self.retry_interval
             return
-        deadline = self.clock.now_ms() + job.retention_ms
+        deadline = delivery.queued + job.retention_ms
         delay = self.backoff
         while self.clock.now_ms() + delay * 1000 <= deadline:
             yield delay
@@ -220,12 +257,25 @@ class WebhookWorker:
 
     async def _deliver(self, delivery: Delivery) -> None:
         job = delivery.job
-        for delay in self._delays(job):
+        retention = self.retention(job)
+        for delay in self._delays(delivery):
             if delay:
                 await asyncio.sleep(delay)
+            if retention is not None and not await self._admitted(delivery, retention):
+                delivery.attempts.append(
+                    Attempt(
+                        self.clock.now_ms(),
+                        None,
+                        "stored while the app was FAILED; its retention time ran out",
+                    )
+                )
+                break
             status, error, final = await self._attempt(job)
             delivery.attempts.append(Attempt(self.clock.now_ms(), status, error))
             self._journal(job, delivery.attempts[-1])
+            if retention is not None:
+                retention.attempted(delivery.id, error is None, counts=job.by_time_to_live)
+                self._moved(job)  # a stored delivery may now go, or must check its deadline
             if error is None:
                 delivery.state = DELIVERED
                 self.log.notify()
@@ -235,6 +285,25 @@ class WebhookWorker:
                 break
         delivery.state = FAILED
         self.log.notify()
+
+    async def _admitted(self, delivery: Delivery, retention: AppRetention) -> bool:
+        """Wait while the app is FAILED and another delivery is its prober; False when the
+        delivery's retention time runs out meanwhile (it is then dropped)."""
+        job = delivery.job
+        assert job.retention_ms is not None
+        deadline = delivery.queued + job.retention_ms
+        key = (job.account, job.client_id)
+        while True:
+            left = deadline - self.clock.now_ms()
+            if left <= 0:
+                return False
+            if retention.may_send(delivery.id):
+                return True
+            event = self._wake.get(key)
+            if event is None:
+                event = self._wake[key] = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), left / 1000)
 
     async def _attempt(self, job: WebhookJob) -> tuple[int | None, str | None, bool]:
         """One attempt: (status, error, final); an injected ``webhook`` fault applies first."""
@@ -311,6 +380,11 @@ class WebhookWorker:
                 if not delivery.settled:
                     delivery.state = ABANDONED
             self._tasks.pop(key).cancel()
+        for app_key in [k for k in self._apps if account is None or k[0] == account]:
+            del self._apps[app_key]
+            event = self._wake.pop(app_key, None)
+            if event is not None:
+                event.set()
         self.log.clear(account)
 
     async def start(self) -> None:

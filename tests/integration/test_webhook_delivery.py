@@ -425,3 +425,81 @@ async def test_an_explicit_max_retries_0_opts_out_of_the_time_to_live(
         await Consumer(http, server, ACC, "a").open()
         (d,) = await settled(server, 1)
         assert [a["status"] for a in d["attempts"]] == [500]
+        assert (await app_retry(http, server))["state"] == "UP"  # its failure does not count
+
+
+# -- the app-wide state of retry by time to live (UP, FAILED, IN TRANSITION) -------------------
+
+
+async def app_retry(http: aiohttp.ClientSession, server: MockleServer) -> dict[str, Any]:
+    async with http.get(f"{server.url}/_mockle/apps?account={ACC}") as r:
+        (app,) = (await r.json())["apps"]
+    retry = app["retry"]
+    assert isinstance(retry, dict)
+    return retry
+
+
+def deliveries(server: MockleServer) -> dict[str, dict[str, Any]]:
+    """The account's deliveries by conversation id (one CQM event per conversation here)."""
+    return {d.job.conversation_id: d.as_json() for d in worker(server).log.deliveries(ACC)}
+
+
+async def until(server: MockleServer, predicate: Any) -> None:
+    assert await worker(server).log.wait_for(predicate, 10), deliveries(server)
+
+
+async def test_one_failing_conversation_holds_back_the_events_of_every_other(
+    ttl_mockle: tuple[MockleServer, FakeClock], http: aiohttp.ClientSession
+) -> None:
+    server, _ = ttl_mockle
+    down = True
+    async with Receiver(SECRET, lambda hit, n: 503 if down else 200) as receiver:
+        await install_ttl(http, server, receiver)
+        a = await Consumer(http, server, ACC, "a").open()
+        await until(server, lambda: len(deliveries(server)[a]["attempts"]) >= 1)
+        assert (await app_retry(http, server))["state"] == "FAILED"
+
+        b = await Consumer(http, server, ACC, "b").open()  # a new conversation: stored
+        tried = len(deliveries(server)[a]["attempts"])
+        await until(server, lambda: len(deliveries(server)[a]["attempts"]) >= tried + 2)
+        assert deliveries(server)[b]["attempts"] == []  # only the failing one is retried
+        assert (await app_retry(http, server)) == {
+            "retention_time": 60,
+            "state": "FAILED",
+            "pending": 2,
+            "failures": 1,
+        }
+
+        down = False  # the endpoint answers again: A goes through, then the stored B
+        await settled(server, 2)
+        done = deliveries(server)
+        assert done[a]["delivered"] and done[a]["attempts"][-1]["status"] == 200
+        assert [x["status"] for x in done[b]["attempts"]] == [200]
+        hits = [receiver.hits.get_nowait() for _ in range(receiver.hits.qsize())]
+        assert hits[-1].conversation_id == b  # B only once A was delivered
+        assert {h.conversation_id for h in hits[:-1]} == {a}
+        assert await app_retry(http, server) == {
+            "retention_time": 60,
+            "state": "UP",
+            "pending": 0,
+            "failures": 1,
+        }
+
+
+async def test_a_stored_event_is_dropped_when_its_retention_time_runs_out(
+    ttl_mockle: tuple[MockleServer, FakeClock], http: aiohttp.ClientSession
+) -> None:
+    server, clock = ttl_mockle
+    async with Receiver(SECRET, lambda hit, n: 503) as receiver:
+        await install_ttl(http, server, receiver)
+        a = await Consumer(http, server, ACC, "a").open()
+        await until(server, lambda: len(deliveries(server)[a]["attempts"]) >= 1)
+        b = await Consumer(http, server, ACC, "b").open()
+        clock.advance(61_000)  # both outlive the 60 s retention time while the app is FAILED
+        await settled(server, 2)
+        done = deliveries(server)
+        assert not done[a]["delivered"] and not done[b]["delivered"]
+        (stored,) = done[b]["attempts"]
+        assert stored["status"] is None and "retention time ran out" in stored["error"]
+        hits = [receiver.hits.get_nowait() for _ in range(receiver.hits.qsize())]
+        assert {h.conversation_id for h in hits} == {a}  # B was never sent

@@ -133,6 +133,8 @@ async def test_install_an_app_generates_credentials_that_sentinel_accepts(
                     "headers": [{"header_name": "X-Test", "header_value": "yes"}],
                 }
             },
+            # retry by time to live: the app-wide state, UP while nothing fails
+            "retry": {"retention_time": 3600, "state": "UP", "pending": 0, "failures": 0},
         }
     ]
 
