@@ -262,13 +262,8 @@ class WebhookWorker:
             if delay:
                 await asyncio.sleep(delay)
             if retention is not None and not await self._admitted(delivery, retention):
-                delivery.attempts.append(
-                    Attempt(
-                        self.clock.now_ms(),
-                        None,
-                        "stored while the app was FAILED; its retention time ran out",
-                    )
-                )
+                expired = "not sent: its retention time ran out (the app was FAILED)"
+                delivery.attempts.append(Attempt(self.clock.now_ms(), None, expired))
                 break
             status, error, final = await self._attempt(job)
             delivery.attempts.append(Attempt(self.clock.now_ms(), status, error))
