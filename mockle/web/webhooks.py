@@ -73,6 +73,12 @@ class Delivery:
     def settled(self) -> bool:
         return self.state != PENDING
 
+    @property
+    def expires(self) -> int | None:
+        """When its retention time runs out (ms since the epoch), for an app retrying by TTL."""
+        retention = self.job.retention_ms
+        return None if retention is None else self.queued + retention
+
     def as_json(self) -> dict[str, Any]:
         job = self.job
         return {
@@ -204,7 +210,10 @@ class WebhookWorker:
 
     def _moved(self, job: WebhookJob) -> None:
         """Wake the deliveries of the job's app that wait while it is FAILED."""
-        event = self._wake.pop((job.account, job.client_id), None)
+        self._wake_app((job.account, job.client_id))
+
+    def _wake_app(self, key: tuple[str, str]) -> None:
+        event = self._wake.pop(key, None)
         if event is not None:
             event.set()
 
@@ -244,12 +253,12 @@ class WebhookWorker:
         event was queued) lasts (connector-api.md §4.7).
         """
         job = delivery.job
+        deadline = delivery.expires
         yield 0.0
-        if job.retention_ms is None or not job.by_time_to_live:
+        if deadline is None or not job.by_time_to_live:
             for _ in range(job.max_retries):
                 yield self.retry_interval
             return
-        deadline = delivery.queued + job.retention_ms
         delay = self.backoff
         while self.clock.now_ms() + delay * 1000 <= deadline:
             yield delay
@@ -285,8 +294,8 @@ class WebhookWorker:
         """Wait while the app is FAILED and another delivery is its prober; False when the
         delivery's retention time runs out meanwhile (it is then dropped)."""
         job = delivery.job
-        assert job.retention_ms is not None
-        deadline = delivery.queued + job.retention_ms
+        deadline = delivery.expires
+        assert deadline is not None
         key = (job.account, job.client_id)
         while True:
             left = deadline - self.clock.now_ms()
@@ -377,9 +386,7 @@ class WebhookWorker:
             self._tasks.pop(key).cancel()
         for app_key in [k for k in self._apps if account is None or k[0] == account]:
             del self._apps[app_key]
-            event = self._wake.pop(app_key, None)
-            if event is not None:
-                event.set()
+            self._wake_app(app_key)
         self.log.clear(account)
 
     async def start(self) -> None:
