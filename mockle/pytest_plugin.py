@@ -102,7 +102,7 @@ class MockleHandle:
     def bugs(self) -> list[str]:
         if self.server is None:
             return []
-        return list(self.server.server.runtime.extras.get("bugs", []))
+        return list(self.server.server.runtime.bugs)
 
     def close(self) -> None:
         if self._client is not None:

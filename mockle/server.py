@@ -17,8 +17,10 @@ from typing import Any
 from aiohttp import web
 
 from mockle.core.engine import Engine
+from mockle.core.world import World
 from mockle.settings import Settings
-from mockle.web.app import RUNTIME, Runtime, create_app
+from mockle.web.app import create_app
+from mockle.web.runtime import RUNTIME, Runtime
 
 
 def tune_gc() -> None:
@@ -41,17 +43,21 @@ class MockleServer:
     """``async with MockleServer(settings) as m:`` -- a listening mockle in the current loop."""
 
     def __init__(
-        self, settings: Settings | None = None, *, engine: Engine | None = None, **overrides: Any
+        self, settings: Settings | None = None, *, world: World | None = None, **overrides: Any
     ) -> None:
         base = settings or Settings(port=0)
         self.settings = base.model_copy(update=overrides) if overrides else base
-        self.app = create_app(self.settings, engine)
+        self.app = create_app(self.settings, world)
         self._runner: web.AppRunner | None = None
         self.port: int = 0
 
     @property
     def runtime(self) -> Runtime:
         return self.app[RUNTIME]
+
+    @property
+    def world(self) -> World:
+        return self.runtime.world
 
     @property
     def engine(self) -> Engine:

@@ -16,105 +16,20 @@ rules that are tried first; in ``manual`` mode an unmatched message gets no answ
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import orjson
-import yaml
-
 from mockle.core import errors
-from mockle.core.engine import Effects, Engine, Later, Listener
+from mockle.core.agent_script import ECHO_PREFIX, ECHO_RULE, AgentScript, Rule
+from mockle.core.effects import Effects, Later, Listener
+from mockle.core.engine import Engine
 from mockle.core.model import CONSUMER, Conversation, Dialog, StoredEvent
-from mockle.core.schemas import SchemaSet
 
-ECHO_PREFIX = "echo: "
+__all__ = ["ECHO_PREFIX", "AgentScript", "Rule", "SimulatedAgent", "text_of"]
+
 CONTENT_EVENTS = frozenset({"ContentEvent", "RichContentEvent"})
-SCRIPT_SCHEMA = "control/agentScript.json"
-EVENT_SCHEMA = "ms/events/event.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """What the agent does with a consumer message whose text matches ``pattern``."""
-
-    pattern: re.Pattern[str] | None = None  # None matches everything
-    read: bool = True
-    typing: bool = True
-    replies: tuple[str | dict[str, Any], ...] = ()  # texts ("{text}" = the consumer's) or events
-    transfer: str | None = None
-    close: bool = False
-    delay_ms: int | None = None  # overrides the agent's delay between steps
-
-    def matches(self, text: str) -> bool:
-        return self.pattern is None or self.pattern.search(text) is not None
-
-
-ECHO_RULE = Rule(replies=(ECHO_PREFIX + "{text}",))
-
-
-@dataclass(frozen=True, slots=True)
-class AgentScript:
-    rules: tuple[Rule, ...]
-
-    def match(self, text: str) -> Rule | None:
-        for rule in self.rules:
-            if rule.matches(text):
-                return rule
-        return None
-
-
-# -- the script file ---------------------------------------------------------------------------
-
-
-def load_script(raw: bytes | str) -> AgentScript:
-    """Parse a script file (JSON or YAML); raise :class:`errors.InvalidPayload` naming the spot."""
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:
-            doc = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise errors.InvalidPayload(f"neither JSON nor YAML: {exc}", where="$") from None
-    return parse_script(doc)
-
-
-def parse_script(doc: Any) -> AgentScript:
-    """Validate a parsed script document and compile its rules."""
-    SchemaSet.default().validate(SCRIPT_SCHEMA, doc)
-    return AgentScript(tuple(_rule(r, f"$.rules[{i}]") for i, r in enumerate(doc["rules"])))
-
-
-def _rule(doc: dict[str, Any], where: str) -> Rule:
-    pattern = None
-    if "match" in doc:
-        try:
-            pattern = re.compile(doc["match"])
-        except re.error as exc:
-            raise errors.InvalidPayload(
-                f"{doc['match']!r} is not a valid regular expression: {exc}", where=f"{where}.match"
-            ) from None
-    replies = doc.get("reply", [])
-    single = not isinstance(replies, list)
-    if single:
-        replies = [replies]
-    for i, reply in enumerate(replies):
-        if isinstance(reply, dict):
-            at = f"{where}.reply" if single else f"{where}.reply[{i}]"
-            SchemaSet.default().validate(EVENT_SCHEMA, reply, prefix=at)
-    transfer = doc.get("transfer")
-    return Rule(
-        pattern=pattern,
-        read=bool(doc.get("read", True)),
-        typing=bool(doc.get("typing", True)),
-        replies=tuple(replies),
-        transfer=str(transfer) if transfer is not None else None,
-        close=bool(doc.get("close", False)),
-        delay_ms=doc.get("delay_ms"),
-    )
 
 
 # -- the listener ------------------------------------------------------------------------------
@@ -218,7 +133,7 @@ class SimulatedAgent(Listener):
         self._schedule(key, steps[0][0], fx)
 
     def _schedule(self, key: Key, delay: int, fx: Effects) -> None:
-        fx.later.append(Later(delay, partial(self._run, key), key[0]))
+        fx.later.append(Later(delay, partial(self._run, key)))
 
     def _run(self, key: Key, fx: Effects) -> None:
         queue = self._queues.get(key)

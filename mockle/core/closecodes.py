@@ -7,6 +7,19 @@ and 4407 among them) may be sent.
 
 from __future__ import annotations
 
+import enum
+
+
+class CloseCode(enum.IntEnum):
+    """The close codes mockle sends (protocol.md §3.3)."""
+
+    IDLE = 1000  # normal closure: the socket was silent for --ws-idle-timeout
+    GOING_AWAY = 1001  # server shutdown
+    TRY_AGAIN_LATER = 1013  # the client reads too slowly (LivePerson's clients reconnect)
+    FRESH_TOKEN = 4401  # a fresh token (or a new login) is needed
+    EXTEND_IDENTITY = 4407  # an unauthenticated identity must be extended at the IDP
+
+
 SENDABLE_BELOW_3000 = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
 
 

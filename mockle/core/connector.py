@@ -16,8 +16,14 @@ from mockle.core.dialects import Op, lookup
 from mockle.core.engine import Actor, Effects, Engine, parse_client_properties
 from mockle.core.jsondoc import load_json
 from mockle.core.model import CONSUMER, Consumer
-from mockle.core.requests import Request, parse_request
-from mockle.core.tokens import SENTINEL_ISSUER, TokenInfo, TokenInvalid, TokenKind
+from mockle.core.requests import Request, conversation_id_of, parse_request
+from mockle.core.tokens import (
+    SENTINEL_ISSUER,
+    TokenInfo,
+    TokenInvalid,
+    TokenKind,
+    token_from_header,
+)
 
 SEND_TYPES = (
     "ms.PublishEvent",
@@ -26,6 +32,7 @@ SEND_TYPES = (
     "ms.GenerateURLForUploadFile",
     "ms.GenerateURLForDownloadFile",
 )
+BEARER = ("bearer",)  # the Connector API's tokens come bare or as "Bearer <token>"
 SEND_OPS = frozenset(
     {
         Op.PUBLISH_EVENT,
@@ -68,18 +75,11 @@ def error_reply(exc: errors.MockleError) -> RestReply:
     return RestReply(exc.http_status, body, headers)
 
 
-def bearer(value: str) -> str:
-    value = value.strip()
-    if value[:7].lower() == "bearer ":
-        return value[7:].strip()
-    return value
-
-
 def verify_app_jwt(engine: Engine, account: str, authorization: str | None) -> TokenInfo:
     if not authorization or not authorization.strip():
         raise errors.app_jwt_missing()
     try:
-        info = engine.tokens.verify(bearer(authorization))
+        info = engine.tokens.verify(token_from_header(authorization, BEARER) or "")
     except TokenInvalid as exc:
         raise errors.invalid_app_jwt(str(exc)) from None
     if info.kind is not TokenKind.APP:
@@ -95,7 +95,7 @@ def verify_consumer(engine: Engine, account: str, on_behalf: str | None) -> Cons
     if not on_behalf or not on_behalf.strip():
         raise errors.consumer_jws_missing()
     try:
-        info = engine.tokens.verify(bearer(on_behalf))
+        info = engine.tokens.verify(token_from_header(on_behalf, BEARER) or "")
     except TokenInvalid as exc:
         raise errors.invalid_consumer_jws(str(exc)) from None
     if info.kind is not TokenKind.CONSUMER_JWS:
@@ -219,7 +219,7 @@ def send(engine: Engine, call: RestCall, *, max_chars: int = 0) -> tuple[RestRep
     except errors.MockleError as exc:
         return error_reply(exc), fx
     rid = _rid(req)
-    conv_id = _conversation_of(req)
+    conv_id = conversation_id_of(req.body)
     if max_chars and len(call.body) > max_chars and not _is_file(req):
         return RestReply(
             400, render.rest_failed(rid, "Bad Request"), consumer_id=consumer.consumer_id
@@ -243,13 +243,6 @@ def send(engine: Engine, call: RestCall, *, max_chars: int = 0) -> tuple[RestRep
         200, render.rest_ok(rid, body), consumer_id=consumer.consumer_id, conversation_id=conv_id
     )
     return reply, fx
-
-
-def _conversation_of(req: Request) -> str | None:
-    if isinstance(req.body, dict):
-        value = req.body.get("conversationId") or req.body.get("dialogId")
-        return str(value) if value is not None else None
-    return None
 
 
 def _is_file(req: Request) -> bool:

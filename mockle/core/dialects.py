@@ -120,6 +120,8 @@ CONVERSATION_NOTIFICATION = {
 }
 ONLINE_EVENT_DISTRIBUTION = ".ams.ms.OnlineEventDistribution"
 
+ACCEPTED_CODE: dict[Op, int] = {}  # filled with the agent-side routing operations
+
 
 def lookup(type_name: str) -> tuple[Op, Dialect] | None:
     """The operation and dialect of a request type name, or ``None`` if unknown."""
@@ -133,5 +135,7 @@ def response_type(op: Op, dialect: Dialect) -> str:
     return pair[0] if dialect is Dialect.SHORT else pair[1]
 
 
-def known_types() -> list[str]:
-    return sorted(TYPES)
+def response_code(op: Op) -> int:
+    """The ``code`` of a successful ``resp``: 202 for the routing updates the docs answer with
+    202 (``SetAgentState``, ``UpdateRingState``; protocol.md §9.3), else 200."""
+    return ACCEPTED_CODE.get(op, 200)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mockle.core.model import CONSUMER, Conversation, Dialog, StoredEvent
 from mockle.core.tokens import TokenInfo
+
+if TYPE_CHECKING:
+    from mockle.core.agent_script import AgentScript
 
 
 @dataclass(slots=True)
@@ -22,6 +25,11 @@ class CoreConfig:
     auto_messages_window_ms: int = 10_000
     file_url_ttl_s: int = 60
     rate_limit: float | None = None
+    ws_auth_timeout_s: float = 5.0
+    webhook_signature: Literal["sha1", "sha256"] = "sha1"
+    agent_mode: str = "echo"  # the simulated agent: "echo" or "manual"
+    agent_delay_ms: int = 200
+    agent_script: AgentScript | None = None
 
 
 @dataclass(slots=True)
@@ -30,7 +38,6 @@ class Later:
 
     delay_ms: int
     action: Callable[[Effects], None]
-    account: str = ""
 
 
 @dataclass(slots=True)
@@ -41,6 +48,13 @@ class Effects:
     webhooks: list[Any] = field(default_factory=list)  # webhook jobs (core.webhooks)
     later: list[Later] = field(default_factory=list)
     closes: list[tuple[str, int, str]] = field(default_factory=list)  # (session, code, reason)
+
+    def merge(self, other: Effects) -> None:
+        """Append what ``other`` asks for after what this one asks for."""
+        self.frames.extend(other.frames)
+        self.webhooks.extend(other.webhooks)
+        self.later.extend(other.later)
+        self.closes.extend(other.closes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,17 @@ class Engine:
 
     # -- lookups -------------------------------------------------------------------------------
 
+    def find(self, conv_id: str, account: str | None = None) -> Conversation | None:
+        """A conversation by id, on ``account`` or on any account."""
+        if account is not None:
+            acc = self.accounts.get(account)
+            return acc.conversations.get(conv_id) if acc is not None else None
+        for acc in self.accounts.values():
+            conv = acc.conversations.get(conv_id)
+            if conv is not None:
+                return conv
+        return None
+
     def conversation(self, account_id: str, conv_id: str) -> Conversation:
         conv = self.account(account_id).conversations.get(conv_id)
         if conv is None:
@@ -137,7 +148,7 @@ class Engine:
                 f"conversation {conv.conv_id!r} belongs to another consumer", title="Unauthorized"
             )
 
-    def _dialog_of(self, actor: Actor, body: dict[str, Any]) -> tuple[Conversation, Dialog]:
+    def dialog_of(self, actor: Actor, body: dict[str, Any]) -> tuple[Conversation, Dialog]:
         dialog_id = str(body["dialogId"])
         conv = self.account(actor.account).dialogs.get(dialog_id)
         if conv is None:
@@ -213,7 +224,7 @@ class Engine:
         metadata: Any = None,
     ) -> int:
         """Publish ``body["event"]`` into ``body["dialogId"]``; the sequence (0 for chat states)."""
-        conv, dialog = self._dialog_of(actor, body)
+        conv, dialog = self.dialog_of(actor, body)
         if dialog.state == CLOSE:
             raise errors.RequestFailed("Bad Request, Conversation is close")
         event = normalise_event(body["event"])

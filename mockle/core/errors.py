@@ -20,11 +20,19 @@ Tree::
     │   └── Forbidden (HTTP 401 / UMS 403)   another consumer's conversation
     ├── NotFound (404)             control API: unknown conversation, fault, ...
     ├── PayloadTooLarge (413)
-    ├── RateLimited (429)          carries ``retry_after`` seconds
-    └── Injected                   a fault injected through the control API
+    └── RateLimited (429)          carries ``retry_after`` seconds
+
+:func:`invalid_fields` turns a pydantic validation error (a control API body, a fault spec)
+into an :class:`InvalidRequest` at its JSON path.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class MockleError(Exception):
@@ -142,3 +150,16 @@ class RateLimited(MockleError):
     def __init__(self, details: str, *, retry_after: int = 1) -> None:
         super().__init__(details)
         self.retry_after = retry_after
+
+
+def invalid_fields(
+    exc: ValidationError, messages: Mapping[str, str] | None = None, prefix: str = "$"
+) -> InvalidRequest:
+    """The first error of a pydantic :class:`ValidationError` as an :class:`InvalidRequest`
+    whose ``where`` is its JSON path (``$.match.type``, ``$.rules[0]``). ``messages`` replaces
+    the text of errors by pydantic type (``extra_forbidden`` is "unknown field" by default)."""
+    first = exc.errors()[0]
+    where = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+    texts = {"extra_forbidden": "unknown field", **(messages or {})}
+    msg = texts.get(first["type"]) or str(first["msg"]).removeprefix("Value error, ")
+    return InvalidRequest(msg, where=where)

@@ -188,16 +188,14 @@ def parse_spec(doc: object) -> tuple[FaultSpec, dict[str, Any]]:
     try:
         spec = FaultSpec.model_validate(doc)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            msg = "unknown field (fields: target, match, status, body, headers, delay_ms, "
-            msg += "close_code, reason, drop, times, probability, seed)"
-        elif first["type"] == "literal_error":
-            msg = f"unknown target (targets: {', '.join(TARGETS)})"
-        raise errors.InvalidRequest(msg, where="$" + loc) from None
+        raise errors.invalid_fields(exc, SPEC_MESSAGES) from None
     return spec, dict(doc)
+
+
+SPEC_MESSAGES = {
+    "extra_forbidden": f"unknown field (fields: {', '.join(FaultSpec.model_fields)})",
+    "literal_error": f"unknown target (targets: {', '.join(TARGETS)})",
+}
 
 
 def _ops(type_name: str) -> frozenset[object]:

@@ -38,9 +38,6 @@ class FileStore:
         expires = str(self._clock.now_ms() // 1000 + self.ttl_s)
         return {"temp_url_sig": self._sig(path, expires), "temp_url_expires": expires}
 
-    def valid(self, path: str, sig: str, expires: str) -> bool:
-        return self._why_invalid(path, sig, expires) is None
-
     def _why_invalid(self, path: str, sig: str, expires: str) -> str | None:
         if not expires.isdigit():
             return "temp_url_expires is missing or not a number"

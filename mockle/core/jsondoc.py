@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import yaml
 
 from mockle.core import errors
 
@@ -51,3 +52,15 @@ def _brackets(raw: bytes | str) -> int:
     if isinstance(raw, bytes):
         return raw.count(b"[") + raw.count(b"{")
     return raw.count("[") + raw.count("{")
+
+
+def load_json_or_yaml(raw: bytes | str) -> Any:
+    """A configuration document (an agent script, a manifest, agent definitions): JSON, or
+    else YAML; :class:`~mockle.core.errors.InvalidPayload` when it is neither."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise errors.InvalidPayload(f"neither JSON nor YAML: {exc}", where="$") from None

@@ -79,6 +79,17 @@ def parse_request(frame: object, *, prefix: str = "$", schemas: SchemaSet | None
     return Request(request_id(frame), type_name, op, dialect, body, frame.get("metadata"), frame)
 
 
+def conversation_id_of(body: object) -> str | None:
+    """The conversation a request body names: its ``conversationId``, else its ``dialogId``
+    (a MAIN dialog's id is its conversation's id). The one place that reads it, for the
+    journal, fault matching and the Connector API's replies."""
+    if isinstance(body, dict):
+        value = body.get("conversationId") or body.get("dialogId")
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+            return str(value)
+    return None
+
+
 def _json_type(value: object) -> str:
     if value is None:
         return "null"

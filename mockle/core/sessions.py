@@ -1,9 +1,16 @@
-"""A consumer socket's state, sans I/O: the session, its subscriptions, and the connection
-helpers that read a token and client properties from what the client sent.
+"""A UMS socket's state, sans I/O: the session (a participant with a role), the subscriptions it
+holds, and the connection helpers that read client properties from what the client sent.
+
+A consumer socket and an agent socket are the same :class:`Session`: an account, a role, the
+verified credential (a consumer token, or an agent's Login Service bearer), and subscriptions.
+Only the request handlers differ (:mod:`mockle.core.consumer_requests`,
+:mod:`mockle.core.agent_requests`); the indexes and the fan-out are shared
+(:mod:`mockle.core.subscriptions`).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,18 +38,31 @@ CLIENT_PROPERTY_FIELDS = (
 )
 
 
-# -- sessions and subscriptions ----------------------------------------------------------------
+class SocketRole(enum.Enum):
+    """Who is at the other end of a UMS socket."""
+
+    CONSUMER = "consumer"  # /ws_api/account/{acc}/messaging/consumer
+    AGENT = "agent"  # /ws_api/account/{acc}/messaging/brand/{bearer}
+
+
+# -- subscriptions ------------------------------------------------------------------------------
 
 
 @dataclass(slots=True, eq=False)
 class ExSubscription:
-    """A ``SubscribeExConversations``: its filters and the conversations it currently lists."""
+    """A ``SubscribeExConversations``: its filters and the conversations it currently lists.
+
+    ``consumer`` scopes a consumer's subscription to its own conversations; an agent's covers
+    the account. ``agent_ids`` holds participant PIDs (legacy ids are resolved when the
+    subscription is made)."""
 
     id: str
     dialect: Dialect
+    consumer: str | None = None
     conv_state: frozenset[str] | None = None
     stage: frozenset[str] | None = None
     agent_ids: frozenset[str] | None = None
+    skill_ids: frozenset[str] | None = None
     brand_id: str | None = None
     consumer_id: str | None = None
     min_ts: int | None = None
@@ -52,6 +72,8 @@ class ExSubscription:
 
     def matches(self, conv: Conversation) -> bool:
         """Whether a change of ``conv`` belongs to this subscription (live filters)."""
+        if self.consumer is not None and conv.consumer_id != self.consumer:
+            return False
         if self.conv_state is not None and conv.state not in self.conv_state:
             return False
         if self.stage is not None and conv.stage not in self.stage:
@@ -59,6 +81,8 @@ class ExSubscription:
         if self.brand_id is not None and self.brand_id != conv.account:
             return False
         if self.consumer_id is not None and self.consumer_id != conv.consumer_id:
+            return False
+        if self.skill_ids is not None and conv.skill_id not in self.skill_ids:
             return False
         if self.agent_ids is not None:
             agents = {p.id for p in conv.participants if p.role != CONSUMER}
@@ -79,33 +103,52 @@ class ExSubscription:
 class EventSubscription:
     """A ``SubscribeMessagingEvents`` on one dialog."""
 
-    session: UmsSession
+    session: Session
     dialog_id: str
     dialect: Dialect
     single: bool  # v2 ``.ams`` socket: one ``.ams.ms.OnlineEventDistribution`` per event
 
 
+# -- the session ------------------------------------------------------------------------------
+
+
 @dataclass(slots=True, eq=False)
-class UmsSession:
-    """One consumer socket."""
+class Session:
+    """One UMS socket: a participant of the account with a role."""
 
     id: str
     account: str
+    role: SocketRole = SocketRole.CONSUMER
     version: str = "3"
-    info: TokenInfo | None = None
+    info: TokenInfo | None = None  # the verified consumer token, or the agent's bearer
     dialect: Dialect = Dialect.SHORT  # of the last request
     client_properties: dict[str, Any] | None = None
     closing: bool = False
     ex_subs: dict[str, ExSubscription] = field(default_factory=dict)
     event_subs: dict[str, EventSubscription] = field(default_factory=dict)  # by dialog id
+    routing_sub: str | None = None  # the SubscribeRoutingTasks subscription id
+    agent_state_subs: dict[str, str] = field(default_factory=dict)  # subscription id -> agent PID
 
     @property
     def authenticated(self) -> bool:
         return self.info is not None
 
     @property
-    def consumer_id(self) -> str | None:
+    def is_agent(self) -> bool:
+        return self.role is SocketRole.AGENT
+
+    @property
+    def participant_id(self) -> str | None:
+        """The consumer id, or the agent's PID, once authenticated."""
         return self.info.subject if self.info is not None else None
+
+    @property
+    def consumer_id(self) -> str | None:
+        return self.participant_id if self.role is SocketRole.CONSUMER else None
+
+    @property
+    def agent_id(self) -> str | None:
+        return self.participant_id if self.role is SocketRole.AGENT else None
 
     @property
     def token_kind(self) -> TokenKind | None:
@@ -113,7 +156,7 @@ class UmsSession:
 
     @property
     def expires_ms(self) -> int | None:
-        """When the session's token expires (ms epoch); ``None`` if it never does."""
+        """When the session's credential expires (ms epoch); ``None`` if it never does."""
         return self.info.expires_ms if self.info is not None else None
 
     @property
@@ -122,19 +165,6 @@ class UmsSession:
 
 
 # -- connection helpers ------------------------------------------------------------------------
-
-
-def token_from_authorization(value: str | None) -> str | None:
-    """The token of an ``Authorization`` header: ``jwt <t>``, ``Bearer <t>`` or bare ``<t>``."""
-    if value is None:
-        return None
-    value = value.strip()
-    head = value[:7].lower()
-    if head.startswith("jwt "):
-        value = value[4:].strip()
-    elif head == "bearer ":
-        value = value[7:].strip()
-    return value or None
 
 
 def client_properties_from_query(params: Iterable[tuple[str, str]]) -> dict[str, Any] | None:

@@ -6,8 +6,11 @@
   (a 64-hex id derived from account and ext id, so it is stable across runs) (§2.2).
 * Signup JWT (IDP ``/signup``): ``sub`` (UUID consumer id), ``aud`` ``acc:<account>``,
   ``iss``, ``iat``, ``exp`` (§2.3).
+* Agent bearer (Login Service ``/login``): 64 hex characters, like the documented example; it
+  goes unencoded into the agent socket's path (protocol.md §9.1). Not a JWT: it is valid only
+  while this process remembers it.
 
-Tokens are real RS256 JWTs. Every token minted here is remembered, so verifying one is a
+The JWTs are real RS256 JWTs. Every token minted here is remembered, so verifying one is a
 dictionary lookup plus an expiry check; a token that is not remembered (a tampered one, or
 one minted by an earlier process with the same key) is verified cryptographically.
 Expiry is judged against the injected clock, and :meth:`TokenService.expire` revokes
@@ -38,6 +41,7 @@ class TokenKind(enum.Enum):
     APP = "AppJWT"
     CONSUMER_JWS = "ConsumerJWS"
     SIGNUP = "signup JWT"
+    AGENT = "agent bearer"
 
 
 @dataclass(slots=True)
@@ -75,6 +79,23 @@ def load_key(pem: bytes) -> rsa.RSAPrivateKey:
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the signing key must be an RSA private key")
     return key
+
+
+def token_from_header(
+    value: str | None, schemes: tuple[str, ...] = ("jwt", "bearer")
+) -> str | None:
+    """The token of an ``Authorization``-style header value: ``<scheme> <token>`` for one of
+    ``schemes`` (any case), or the bare token; ``None`` when nothing is left.
+
+    The one place that strips a token's prefix: the Connector API takes ``Bearer`` (its
+    AppJWT may come with it or bare), the UMS socket also ``jwt`` (protocol.md §3.1)."""
+    if value is None:
+        return None
+    value = value.strip()
+    head, _, rest = value.partition(" ")
+    if rest and head.lower() in schemes:
+        value = rest.strip()
+    return value or None
 
 
 def lp_consumer_id(account: str, ext_consumer_id: str) -> str:
@@ -141,7 +162,28 @@ class TokenService:
         info = TokenInfo(TokenKind.SIGNUP, account, sub, claims, (iat + ttl_s) * 1000)
         return self._mint(claims, SIGNUP_KID, info)
 
+    def mint_agent_bearer(
+        self, account: str, agent_pid: str, ttl_s: int, claims: dict[str, Any] | None = None
+    ) -> TokenInfo:
+        """A Login Service bearer for an agent (its :class:`TokenInfo`; the token is
+        ``info.claims["bearer"]``)."""
+        token = self._ids.hex(32)
+        now = self._clock.now_ms()
+        info = TokenInfo(
+            TokenKind.AGENT,
+            account,
+            agent_pid,
+            {**(claims or {}), "bearer": token, "iat": now // 1000},
+            now + ttl_s * 1000,
+        )
+        self._issued[token] = info
+        return info
+
     # -- verifying -----------------------------------------------------------------------
+
+    def issued(self, token: str) -> bool:
+        """Whether this process minted ``token`` (or verified it before)."""
+        return token in self._issued
 
     def verify(self, token: str) -> TokenInfo:
         """The token's :class:`TokenInfo`, or :class:`TokenInvalid` saying why not."""

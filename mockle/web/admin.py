@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mockle.core import errors
 from mockle.core.closecodes import check_sendable
-from mockle.core.engine import Effects
+from mockle.core.effects import Effects
 from mockle.core.tokens import lp_consumer_id
-from mockle.web.app import RUNTIME, Runtime, error_response, json_response
-from mockle.web.bodies import error_of, read_model
+from mockle.web.bodies import read_model
+from mockle.web.responses import error_of, error_response, json_response
+from mockle.web.runtime import RUNTIME
 
 OPEN_PATHS = frozenset({"/_mockle/health"})
 
@@ -81,40 +82,23 @@ async def expire_tokens(request: web.Request) -> web.Response:
     return json_response({"expired": count, "closed": len(fx.closes)})
 
 
-def session_owner(session: Any) -> tuple[str | None, str | None]:
-    """(account, consumer id) of a registered WebSocket session, read duck-typed."""
-    inner = getattr(session, "core", None) or getattr(session, "session", None) or session
-    account = getattr(inner, "account", None) or getattr(session, "account", None)
-    consumer = getattr(inner, "consumer_id", None) or getattr(session, "consumer_id", None)
-    if consumer is None:
-        c = getattr(inner, "consumer", None)
-        consumer = getattr(c, "consumer_id", None) if c is not None else None
-    return (
-        str(account) if account is not None else None,
-        str(consumer) if consumer is not None else None,
-    )
-
-
 async def close_connections(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     try:
         body: CloseConnections = await read_model(request, CloseConnections)
     except errors.MockleError as exc:
         return error_of(exc)
-    hit = []
-    for session_id, session in list(runtime.hub.sessions.items()):
-        account, consumer = session_owner(session)
-        if account != body.account:
-            continue
-        if body.consumer_id is not None and consumer != body.consumer_id:
-            continue
-        hit.append(session_id)
-        session.close(body.code, body.reason)
+    hit = [
+        sock
+        for sock in runtime.sockets
+        if sock.session.account == body.account
+        and (body.consumer_id is None or sock.session.consumer_id == body.consumer_id)
+    ]
+    for sock in hit:
+        sock.close(body.code, body.reason)
     return json_response({"closed": len(hit)})
 
 
-def setup(app: web.Application, runtime: Runtime) -> None:
-    if runtime.settings.admin_token:
-        app.middlewares.append(admin_middleware(runtime.settings.admin_token))
+def setup(app: web.Application) -> None:
     app.router.add_post("/_mockle/tokens/expire", expire_tokens)
     app.router.add_post("/_mockle/connections/close", close_connections)

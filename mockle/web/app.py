@@ -1,87 +1,62 @@
 """The aiohttp application: one host:port serves every LiveEngage service mockle emulates.
 
-``create_app(settings)`` builds the engine, the hub and the routes of every web module. Each
-web module is thin: it reads the request, calls the core once, hands the effects to the hub and
-writes the reply.
+``create_app(settings)`` builds the core (:class:`~mockle.core.world.World`), the web services
+(hub, journal, webhook worker, conversation watch) and the :class:`~mockle.web.runtime.Runtime`
+that holds them, then the routes of every web module. Each route module is thin: it reads the
+request, calls the core once, hands the effects to the hub and writes the reply.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiohttp import web
 
+from mockle.configfiles import load_document, read_script
 from mockle.core.clock import Clock, Ids, SystemClock
-from mockle.core.engine import CoreConfig, Engine
-from mockle.core.render import error_envelope
+from mockle.core.effects import CoreConfig
 from mockle.core.tokens import TokenService, load_key
+from mockle.core.world import World
 from mockle.settings import Settings
+from mockle.web import admin, control, faults, inspect, rest, ums
+from mockle.web import journal as journal_module
+from mockle.web.admin import admin_middleware
+from mockle.web.control import install_startup_apps
 from mockle.web.hub import Hub
+from mockle.web.journal import Journal
+from mockle.web.responses import error_response, too_large
+from mockle.web.runtime import RUNTIME, Runtime
+from mockle.web.watch import ConversationWatch
+from mockle.web.webhooks import WebhookWorker
 
 log = logging.getLogger("mockle")
 
 
-@dataclass
-class Runtime:
-    """Everything one running mockle holds; reachable from handlers as ``request.app[RUNTIME]``."""
-
-    settings: Settings
-    engine: Engine
-    hub: Hub
-    extras: dict[str, Any] = field(default_factory=dict)
-    ready: bool = False
-
-
-RUNTIME = web.AppKey("runtime", Runtime)
-
-
-def build_engine(settings: Settings, clock: Clock | None = None, ids: Ids | None = None) -> Engine:
-    clock = clock or SystemClock()
-    ids = ids or Ids(settings.seed)
-    key = load_key(settings.signing_key.read_bytes()) if settings.signing_key else None
-    config = CoreConfig(
+def core_config(settings: Settings) -> CoreConfig:
+    """The core's configuration from the settings (files named there are read now)."""
+    return CoreConfig(
         app_jwt_ttl=settings.app_jwt_ttl,
         consumer_jws_ttl=settings.consumer_jws_ttl,
         signup_jwt_ttl=settings.signup_jwt_ttl,
         strict_apps=settings.strict_apps,
         auto_messages=tuple(settings.auto_messages),
         rate_limit=settings.rate_limit,
-    )
-    return Engine(config, clock=clock, ids=ids, tokens=TokenService(clock, ids, key))
-
-
-def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        headers=headers,
-        content_type="application/json",
-        charset="utf-8",
+        ws_auth_timeout_s=settings.ws_auth_timeout,
+        webhook_signature=settings.webhook_signature,
+        agent_mode=settings.agent,
+        agent_delay_ms=settings.agent_delay_ms,
+        agent_script=read_script(settings.agent_script) if settings.agent_script else None,
     )
 
 
-def error_response(
-    status: int,
-    title: str,
-    details: str,
-    where: str | None = None,
-    error_code: int | None = None,
-) -> web.Response:
-    """The ``.ReqBody$ErrorResp`` envelope; ``errorCode`` is the status x 100 unless given."""
-    code = status * 100 if error_code is None else error_code
-    return json_response(error_envelope(status, title, details, code, where), status)
-
-
-def too_large(limit: int) -> web.Response:
-    """The 413 of a body over ``--max-body-size`` (every route answers it the same way)."""
-    return error_response(
-        413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)"
-    )
+def build_world(settings: Settings, clock: Clock | None = None, ids: Ids | None = None) -> World:
+    """The core of a mockle configured by ``settings`` (an injected clock and ids for tests)."""
+    clock = clock or SystemClock()
+    ids = ids or Ids(settings.seed)
+    key = load_key(settings.signing_key.read_bytes()) if settings.signing_key else None
+    tokens = TokenService(clock, ids, key)
+    return World.build(core_config(settings), clock=clock, ids=ids, tokens=tokens)
 
 
 @web.middleware
@@ -104,22 +79,34 @@ async def last_resort(request: web.Request, handler: Any) -> web.StreamResponse:
         raise
     except Exception:  # a bug: log it, record it, answer without details
         log.exception("unhandled error in %s %s", request.method, request.path)
-        runtime = request.app[RUNTIME]
-        runtime.extras.setdefault("bugs", []).append(f"{request.method} {request.path}")
+        request.app[RUNTIME].bugs.append(f"{request.method} {request.path}")
         return error_response(500, "Internal Server Error", "mockle hit a bug; see its log")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> web.Application:
-    from mockle.web import rest
-
+def create_app(settings: Settings | None = None, world: World | None = None) -> web.Application:
     settings = settings or Settings()
-    engine = engine or build_engine(settings)
-    runtime = Runtime(settings, engine, Hub())
-    app = web.Application(client_max_size=settings.max_body_size, middlewares=[last_resort])
+    world = world or build_world(settings)
+    journal = Journal(settings.journal_size, world.clock.now_ms)
+    webhooks = WebhookWorker(settings, world.clock, journal, world.faults)
+    watch = ConversationWatch()
+    hub = Hub()
+    hub.webhook_sink = webhooks.submit
+    world.engine.listeners.extend([journal, watch, webhooks])
+    runtime = Runtime(settings, world, hub, journal, webhooks, watch)
+    manifests = [(str(p), load_document(p, "app manifest")) for p in settings.app]
+    install_startup_apps(runtime, manifests)
+
+    # order: the last resort wraps everything; then auth, record, inject
+    middlewares: list[Any] = [last_resort]
+    if settings.admin_token:
+        middlewares.append(admin_middleware(settings.admin_token))
+    middlewares += [journal_module.middleware(journal), faults.middleware(world.faults)]
+    app = web.Application(client_max_size=settings.max_body_size, middlewares=middlewares)
     app[RUNTIME] = runtime
-    rest.setup(app, runtime)  # first: the hot routes resolve first
-    for module in _modules():
-        module.setup(app, runtime)
+    rest.setup(app)  # first: the hot routes resolve first
+    for module in (control, admin, inspect, faults, ums):
+        module.setup(app)
+    app.cleanup_ctx.append(webhooks.context)
 
     async def on_startup(app: web.Application) -> None:
         runtime.ready = True
@@ -131,11 +118,3 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return app
-
-
-def _modules() -> list[Any]:
-    """The web modules, in setup order (each has ``setup(app, runtime)``)."""
-    from mockle.web import admin, agent, control, faults, journal, ums, waiting, webhooks
-
-    # admin, journal, faults add middlewares: keep them in this order (auth, record, inject)
-    return [control, admin, journal, faults, waiting, ums, webhooks, agent]

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ValidationError
 
 from mockle.core import errors
 from mockle.core.jsondoc import load_json
-from mockle.web.app import error_response
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,12 +38,30 @@ async def read_model(request: web.Request, model: type[M], *, optional: bool = F
     try:
         return model.model_validate(doc)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        raise errors.InvalidRequest(msg, where=where) from None
+        raise errors.invalid_fields(exc) from None
 
 
-def error_of(exc: errors.MockleError) -> web.Response:
-    """A core error as the control API answers it (the ``.ReqBody$ErrorResp`` envelope)."""
-    return error_response(exc.http_status, exc.title, exc.details, exc.where, exc.error_code)
+def query_number(
+    request: web.Request,
+    name: str,
+    default: float | None = None,
+    *,
+    high: float | None = None,
+    integer: bool = False,
+) -> Any:
+    """A non-negative number from the query string (``default`` when absent), at most ``high``;
+    :class:`~mockle.core.errors.InvalidRequest` naming the parameter otherwise."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    kind = "an integer" if integer else "a number"
+    allowed = f"{kind} from 0 to {high:g}" if high is not None else f"{kind}, 0 or more"
+    try:
+        value: float = int(raw) if integer else float(raw)
+    except ValueError:
+        value = -1
+    if not (0 <= value and (high is None or value <= high)):
+        raise errors.InvalidRequest(
+            f"query parameter {name!r} must be {allowed}, got {raw!r}", where=f"$.query.{name}"
+        )
+    return value

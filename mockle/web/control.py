@@ -1,7 +1,8 @@
 """The control API under ``/_mockle/``: a public contract (documented in docs/control-api.md).
 
 Routes here: health, reset, app installation, conversations (list, detail, agent join and
-publish, close, transfer) and the webhook delivery log. Bodies are JSON objects checked by
+publish, close, transfer). The journal, the long-poll on a conversation and the webhook delivery
+log are in :mod:`mockle.web.inspect`. Bodies are JSON objects checked by
 pydantic models (unknown fields are refused: a typo must not be silently ignored); a bad body
 answers 400 naming the field, an unknown conversation 404, a closed one 400. Errors use the
 same ``.ReqBody$ErrorResp`` envelope as the rest of mockle.
@@ -9,30 +10,26 @@ same ``.ReqBody$ErrorResp`` envelope as the rest of mockle.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import orjson
-import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mockle.core import errors, render
 from mockle.core.apps import App, app_from_manifest
-from mockle.core.engine import Effects, Engine
+from mockle.core.effects import Effects
+from mockle.core.engine import Engine
 from mockle.core.model import Conversation
 from mockle.core.retention import AppRetention
 from mockle.core.schemas import SchemaSet
 from mockle.settings import ConfigError
-from mockle.web.app import RUNTIME, Runtime, error_response, json_response
-from mockle.web.bodies import error_of, read_json, read_model
+from mockle.web.bodies import read_json, read_model
+from mockle.web.responses import error_of, error_response, json_response
+from mockle.web.runtime import RUNTIME, Runtime
+from mockle.web.webhooks import WebhookWorker
 
 APP_SCHEMA = "control/appInstallation.json"
 EVENT_SCHEMA = "ms/events/event.json"
-STARTUP_APPS = "startup_apps"
-MAX_WAIT_S = 60.0
-
-M = TypeVar("M", bound=BaseModel)
 
 
 # -- bodies ------------------------------------------------------------------------------------
@@ -102,12 +99,11 @@ def conversation_json(engine: Engine, conv: Conversation) -> dict[str, Any]:
 
 
 def find_conversation(engine: Engine, conv_id: str, account: str | None = None) -> Conversation:
-    accounts = [engine.accounts.get(account)] if account else list(engine.accounts.values())
-    for acc in accounts:
-        if acc is not None and conv_id in acc.conversations:
-            return acc.conversations[conv_id]
-    where = f" on account {account}" if account else ""
-    raise errors.NotFound(f"conversation {conv_id!r} does not exist{where}")
+    conv = engine.find(conv_id, account)
+    if conv is None:
+        where = f" on account {account}" if account else ""
+        raise errors.NotFound(f"conversation {conv_id!r} does not exist{where}")
+    return conv
 
 
 def _conversation(request: web.Request) -> Conversation:
@@ -223,7 +219,7 @@ def install_app(engine: Engine, manifest: Any) -> App:
     return app
 
 
-def app_json(app: App, worker: Any = None) -> dict[str, Any]:
+def app_json(app: App, worker: WebhookWorker | None = None) -> dict[str, Any]:
     """An installed app; ``retry`` is the app-wide state of retry by time to live (or null)."""
     retry: dict[str, Any] | None = None
     if app.retention_s is not None:
@@ -262,88 +258,29 @@ async def list_apps(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     account = request.query.get("account") or None
     apps = runtime.engine.apps.of_account(account) if account else runtime.engine.apps.all()
-    worker = runtime.extras.get("webhooks")
-    return json_response({"apps": [app_json(app, worker) for app in apps]})
+    return json_response({"apps": [app_json(app, runtime.webhooks) for app in apps]})
 
 
-def load_manifest(path: Path) -> Any:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"app manifest {path}: cannot read it: {exc.strerror or exc}") from None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
+def install_startup_apps(runtime: Runtime, manifests: list[tuple[str, Any]]) -> None:
+    """``--app FILE`` (repeatable): install each manifest; a bad one stops mockle."""
+    for path, manifest in manifests:
         try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"app manifest {path}: neither JSON nor YAML: {exc}") from None
-
-
-def install_startup_apps(runtime: Runtime) -> None:
-    """``--app FILE`` (repeatable): install each manifest; a bad file stops mockle."""
-    apps: list[App] = []
-    for path in runtime.settings.app:
-        try:
-            apps.append(install_app(runtime.engine, load_manifest(path)))
+            runtime.startup_apps.append(install_app(runtime.engine, manifest))
         except errors.MockleError as exc:
             raise ConfigError(f"app manifest {path}: {exc.message}") from None
-    runtime.extras[STARTUP_APPS] = apps
 
 
-# -- reset, deliveries, health -----------------------------------------------------------------
+# -- reset and health -----------------------------------------------------------------
 
 
 async def reset(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     account = request.query.get("account") or None
-    runtime.engine.reset(account)
-    for app in runtime.extras.get(STARTUP_APPS, []):  # --app installations survive a reset
+    runtime.world.reset(account)
+    for app in runtime.startup_apps:  # --app installations survive a reset
         if account is None or app.account == account:
             runtime.engine.apps.add(app)
     return json_response({"reset": account or "all"})
-
-
-def _query_number(request: web.Request, name: str, default: float, high: float) -> float:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= high:
-        raise errors.InvalidRequest(
-            f"{name} must be a number from 0 to {high:g}, got {raw!r}", where=f"$.query.{name}"
-        )
-    return value
-
-
-async def deliveries(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    worker = runtime.extras.get("webhooks")
-    account = request.query.get("account") or None
-    conv_id = request.query.get("conversationId") or None
-    event_type = request.query.get("eventType") or None
-    try:
-        wait = _query_number(request, "wait", 0.0, MAX_WAIT_S)
-        count = int(_query_number(request, "min", 1, 1_000_000))
-    except errors.MockleError as exc:
-        return error_of(exc)
-    if worker is None:
-        return json_response({"deliveries": []})
-
-    def selected() -> list[Any]:
-        return [
-            d
-            for d in worker.log.deliveries(account)
-            if (conv_id is None or d.job.conversation_id == conv_id)
-            and (event_type is None or d.job.event_type == event_type)
-        ]
-
-    if wait > 0:
-        await worker.log.wait_for(lambda: sum(1 for d in selected() if d.settled) >= count, wait)
-    return json_response({"deliveries": [d.as_json() for d in selected()]})
 
 
 async def health(request: web.Request) -> web.Response:
@@ -353,8 +290,7 @@ async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-def setup(app: web.Application, runtime: Runtime) -> None:
-    install_startup_apps(runtime)
+def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/_mockle/health", health)
     r.add_post("/_mockle/reset", reset)
@@ -366,4 +302,3 @@ def setup(app: web.Application, runtime: Runtime) -> None:
     r.add_post("/_mockle/conversations/{id}/agent/publish", agent_publish)
     r.add_post("/_mockle/conversations/{id}/close", close_conversation)
     r.add_post("/_mockle/conversations/{id}/transfer", transfer_conversation)
-    r.add_get("/_mockle/webhooks/deliveries", deliveries)

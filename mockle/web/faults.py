@@ -4,7 +4,8 @@ REST targets (``csds``, ``sentinel``, ``idp``, ``conversation``, ``send``) and `
 applied here, before the handler runs: a ``delay_ms`` first, then ``status`` (answered instead of
 the handler), ``drop`` (the TCP connection is aborted, nothing is written) or, for
 ``ws_connect``, ``close_code`` (the socket is accepted and closed at once). ``ws_request`` and
-``webhook`` faults are applied by the UMS and webhook modules through :func:`plan_of`.
+``webhook`` faults are applied by the socket hooks and the webhook worker, from the same plan
+(``runtime.world.faults``).
 
 The hot path: with no active fault the middleware costs one truth test. The request's consumer,
 conversation and type are read (token claims, JSON body) only when a fault for that target and
@@ -21,30 +22,22 @@ import orjson
 from aiohttp import web
 
 from mockle.core import errors
-from mockle.core.engine import Listener
 from mockle.core.faults import Fault, FaultPlan
-from mockle.web.app import Runtime, json_response
-from mockle.web.bodies import error_of, read_json
+from mockle.core.requests import conversation_id_of
+from mockle.core.tokens import token_from_header
+from mockle.web.bodies import read_json
 from mockle.web.journal import Dropped, account_of, target_of
+from mockle.web.responses import error_of, json_response
+from mockle.web.runtime import RUNTIME
 
-PLAN = web.AppKey("faults", FaultPlan)
 FAULT_TARGETS = frozenset({"csds", "sentinel", "idp", "conversation", "send", "ws_connect"})
 
 
-def plan_of(runtime: Runtime) -> FaultPlan | None:
-    plan = runtime.extras.get("faults")
-    return plan if isinstance(plan, FaultPlan) else None
-
-
-def claims_of(token: str | None) -> dict[str, Any]:
+def claims_of(header: str | None) -> dict[str, Any]:
     """The claims of a JWT, unverified (only to route a fault; never to authenticate)."""
+    token = token_from_header(header)
     if not token:
         return {}
-    token = token.strip()
-    if token[:4].lower() == "jwt ":
-        token = token[4:].strip()
-    elif token[:7].lower() == "bearer ":
-        token = token[7:].strip()
     parts = token.split(".")
     if len(parts) != 3:
         return {}
@@ -78,11 +71,9 @@ async def _details(
     types = [str(i["type"]) for i in items if isinstance(i, dict) and "type" in i]
     conv = None
     for item in items:
-        body = item.get("body") if isinstance(item, dict) else None
-        if isinstance(body, dict):
-            value = body.get("conversationId") or body.get("dialogId")
-            if value:
-                conv = str(value)
+        found = conversation_id_of(item.get("body")) if isinstance(item, dict) else None
+        if found is not None:
+            conv = found
     return consumer, conv, types
 
 
@@ -140,7 +131,7 @@ def middleware(plan: FaultPlan) -> Any:
 
 
 async def add_fault(request: web.Request) -> web.Response:
-    plan = request.app[PLAN]
+    plan = request.app[RUNTIME].world.faults
     try:
         fault = plan.add(await read_json(request))
     except errors.MockleError as exc:
@@ -149,18 +140,18 @@ async def add_fault(request: web.Request) -> web.Response:
 
 
 async def list_faults(request: web.Request) -> web.Response:
-    plan = request.app[PLAN]
+    plan = request.app[RUNTIME].world.faults
     account = request.query.get("account") or None
     return json_response({"faults": [f.as_json() for f in plan.faults(account)]})
 
 
 async def delete_faults(request: web.Request) -> web.Response:
-    plan = request.app[PLAN]
+    plan = request.app[RUNTIME].world.faults
     return json_response({"deleted": plan.clear(request.query.get("account") or None)})
 
 
 async def delete_fault(request: web.Request) -> web.Response:
-    plan = request.app[PLAN]
+    plan = request.app[RUNTIME].world.faults
     try:
         plan.delete(request.match_info["id"])
     except errors.MockleError as exc:
@@ -168,20 +159,7 @@ async def delete_fault(request: web.Request) -> web.Response:
     return json_response({"deleted": 1})
 
 
-class _ResetFaults(Listener):
-    def __init__(self, plan: FaultPlan) -> None:
-        self.plan = plan
-
-    def on_reset(self, account: str | None) -> None:
-        self.plan.clear(account)
-
-
-def setup(app: web.Application, runtime: Runtime) -> None:
-    plan = FaultPlan()
-    app[PLAN] = plan
-    runtime.extras["faults"] = plan
-    runtime.engine.listeners.append(_ResetFaults(plan))
-    app.middlewares.append(middleware(plan))
+def setup(app: web.Application) -> None:
     app.router.add_post("/_mockle/faults", add_fault)
     app.router.add_get("/_mockle/faults", list_faults)
     app.router.add_delete("/_mockle/faults", delete_faults)

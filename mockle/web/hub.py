@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from mockle.core.engine import Effects, Later
+from mockle.core.effects import Effects, Later
 from mockle.core.errors import MockleError
 
 log = logging.getLogger("mockle.hub")
@@ -30,7 +30,6 @@ class Hub:
         self.sessions: dict[str, Session] = {}
         self.webhook_sink: Callable[[list[Any]], None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
-        self.paused_accounts: set[str] = set()
 
     def register(self, session_id: str, session: Session) -> None:
         self.sessions[session_id] = session

@@ -28,8 +28,8 @@ import orjson
 from aiohttp import web
 
 from mockle.core.dialects import lookup
-from mockle.core.engine import Listener
-from mockle.web.app import Runtime, error_response, json_response
+from mockle.core.effects import Listener
+from mockle.core.sessions import Session
 
 BODY_LIMIT = 16_384  # bytes of a body kept per entry (and shown)
 SECRET_HEADERS = frozenset({"authorization", "x-lp-on-behalf", "x-liveperson-signature"})
@@ -68,6 +68,7 @@ class Entry:
     consumer_id: str | None = None
     session: str | None = None
     conversation_id: str | None = None
+    agent_id: str | None = None
     type: str | None = None
     error: str | None = None
 
@@ -104,6 +105,8 @@ class Entry:
             out["session"] = self.session
         if self.consumer_id is not None:
             out["consumer_id"] = self.consumer_id
+        if self.agent_id is not None:
+            out["agent_id"] = self.agent_id
         out["method"] = self.method
         out["path"] = _shorten_jwts(self.path) if self.path else self.path
         out["headers"] = _headers(self.headers)
@@ -204,6 +207,7 @@ class Query:
     type: str | None = None
     direction: str | None = None
     consumer_id: str | None = None
+    agent_id: str | None = None
     after: int = 0
 
     def __call__(self, e: Entry) -> bool:
@@ -217,12 +221,16 @@ class Query:
             return False
         if self.consumer_id is not None and e.consumer_id != self.consumer_id:
             return False
+        if self.agent_id is not None and e.agent_id != self.agent_id:
+            return False
         if self.type is not None and not type_matches(self.type, e.types()):
             return False
         return self.conversation_id is None or self.conversation_id in e.conversation_ids()
 
 
-class Journal:
+class Journal(Listener):
+    """The ring of entries; as an engine listener it forgets an account that is reset."""
+
     def __init__(self, size: int, now_ms: Callable[[], int]) -> None:
         self.entries: deque[Entry] = deque(maxlen=size)
         self._ids = itertools.count(1)
@@ -251,23 +259,16 @@ class Journal:
             self._wake()
         return entry
 
-    def ws_frame(
-        self,
-        direction: str,
-        frame: Any,
-        *,
-        account: str | None,
-        session: str | None = None,
-        consumer_id: str | None = None,
-    ) -> None:
+    def ws_frame(self, direction: str, frame: Any, session: Session) -> None:
         """A WebSocket frame: ``in`` (the text the client sent) or ``out`` (a frame dict)."""
         self.record(
             "ws",
-            account,
+            session.account,
             body=frame,
             direction=direction,
-            session=session,
-            consumer_id=consumer_id,
+            session=session.id,
+            consumer_id=session.consumer_id,
+            agent_id=session.agent_id,
         )
 
     def _wake(self) -> None:
@@ -300,6 +301,9 @@ class Journal:
             except TimeoutError:
                 return self.select(query)
 
+    def on_reset(self, account: str | None) -> None:
+        self.clear(account)
+
     def clear(self, account: str | None = None) -> int:
         before = len(self.entries)
         if account is None:
@@ -309,23 +313,6 @@ class Journal:
             self.entries.clear()
             self.entries.extend(kept)
         return before - len(self.entries)
-
-
-JOURNAL = web.AppKey("journal", Journal)
-
-
-class _ResetJournal(Listener):
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
-    def on_reset(self, account: str | None) -> None:
-        self.journal.clear(account)
-
-
-def journal_of(runtime: Runtime) -> Journal | None:
-    """The journal of a running mockle (other web modules record through it)."""
-    j = runtime.extras.get("journal")
-    return j if isinstance(j, Journal) else None
 
 
 # -- which LiveEngage service a route belongs to --------------------------------------------
@@ -470,79 +457,3 @@ async def _journal_upgrade(
         entry.status = resp.status
         entry.response = resp.body if isinstance(resp, web.Response) else None
     return resp  # type: ignore[no-any-return]
-
-
-def _int(request: web.Request, name: str, default: int | None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"query parameter {name!r} must be an integer, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"query parameter {name!r} must not be negative, got {raw!r}")
-    return value
-
-
-def _float(request: web.Request, name: str) -> float:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"query parameter {name!r} must be a number, got {raw!r}") from None
-    if not 0 <= value <= 300:
-        raise ValueError(f"query parameter {name!r} must be between 0 and 300 seconds")
-    return value
-
-
-def query_of(request: web.Request) -> Query:
-    q = request.query
-    direction = q.get("direction")
-    if direction not in (None, "in", "out"):
-        raise ValueError(f"query parameter 'direction' must be 'in' or 'out', got {direction!r}")
-    return Query(
-        target=q.get("target") or None,
-        account=q.get("account") or None,
-        conversation_id=q.get("conversation_id") or None,
-        type=q.get("type") or None,
-        direction=direction,
-        consumer_id=q.get("consumer_id") or None,
-        after=_int(request, "after", 0) or 0,
-    )
-
-
-async def get_requests(request: web.Request) -> web.Response:
-    journal = request.app[JOURNAL]
-    try:
-        query = query_of(request)
-        limit = _int(request, "limit", None)
-        wait = _float(request, "wait")
-        count = _int(request, "min", 1) or 1
-    except ValueError as exc:
-        return error_response(400, "Bad Request", str(exc))
-    if wait > 0:
-        found = await journal.wait_for(query, count, wait)
-        if limit is not None and len(found) > limit:
-            found = found[len(found) - limit :]
-    else:
-        found = journal.select(query, limit)
-    return json_response({"requests": [e.as_json() for e in found]})
-
-
-async def delete_requests(request: web.Request) -> web.Response:
-    journal = request.app[JOURNAL]
-    removed = journal.clear(request.query.get("account") or None)
-    return json_response({"deleted": removed})
-
-
-def setup(app: web.Application, runtime: Runtime) -> None:
-    journal = Journal(runtime.settings.journal_size, runtime.engine.clock.now_ms)
-    app[JOURNAL] = journal
-    runtime.extras["journal"] = journal
-    runtime.engine.listeners.append(_ResetJournal(journal))
-    app.middlewares.append(middleware(journal))
-    app.router.add_get("/_mockle/requests", get_requests)
-    app.router.add_delete("/_mockle/requests", delete_requests)

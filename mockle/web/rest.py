@@ -11,7 +11,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from mockle.core import connector, errors, identity
 from mockle.core.connector import RestCall
 from mockle.core.files import MAX_FILE_BYTES
-from mockle.web.app import RUNTIME, Runtime, error_response, json_response, too_large
+from mockle.web.responses import error_response, json_response, too_large
+from mockle.web.runtime import RUNTIME, Runtime
 
 
 def _base(request: web.Request, runtime: Runtime) -> str | web.Response:
@@ -163,7 +164,7 @@ async def swift_get(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type=CONTENT_TYPES.get(ext, "application/octet-stream"))
 
 
-def setup(app: web.Application, runtime: Runtime) -> None:
+def setup(app: web.Application) -> None:
     acc = "/api/account/{account}"
     # aiohttp tries the routes under one static prefix ("/api/account") in the order they were
     # added: the two hot routes first (a SEND used to try six patterns before its own)

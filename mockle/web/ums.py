@@ -1,247 +1,38 @@
-"""The UMS consumer WebSocket routes (Messaging Window API): the aiohttp side of
-:mod:`mockle.core.ums`.
+"""The UMS WebSocket routes: the aiohttp side of :mod:`mockle.core.ums`, for both roles.
 
-``GET /ws_api/account/{account}/messaging/consumer?v=3`` and the token-in-path form
-``/ws_api/account/{account}/messaging/consumer/{jwt}?v=3`` (``v=2`` too).
+* consumer: ``GET /ws_api/account/{account}/messaging/consumer?v=3`` and the token-in-path form
+  ``/ws_api/account/{account}/messaging/consumer/{jwt}?v=3`` (``v=2`` too);
 
-Per socket: one reader loop (this handler), one writer task fed by a queue (frames keep their
-order, a close waits for the frames queued before it), and three timers -- idle (reset by any
-frame, pings included), the InitConnection window, and the token's expiry.
+Each socket is a :class:`~mockle.web.socket.UmsSocket` registered with the hub under its
+session id, and with the runtime's live sockets (so a shutdown closes it with 1001).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from contextlib import suppress
-from dataclasses import dataclass
-from typing import Any
+from aiohttp import web
 
-import orjson
-from aiohttp import WSMsgType, web
-
+from mockle.core.effects import Effects
 from mockle.core.engine import parse_client_properties
-from mockle.core.sessions import (
-    UmsSession,
-    client_properties_from_query,
-    merge_properties,
-    token_from_authorization,
-)
-from mockle.core.ums import Ums
-from mockle.web.app import RUNTIME, Runtime, error_response
+from mockle.core.sessions import Session, client_properties_from_query, merge_properties
+from mockle.core.tokens import token_from_header
 from mockle.web.hooks import SocketHooks
-
-log = logging.getLogger("mockle.ums")
+from mockle.web.responses import error_response
+from mockle.web.runtime import RUNTIME, Runtime
+from mockle.web.socket import CLOSE_HANDSHAKE_S, SocketTimers, UmsSocket, close_all
 
 VERSIONS = frozenset({"2", "2.0", "2.1", "3", "3.0"})
-CLOSE_IDLE = 1000
-CLOSE_SHUTDOWN = 1001
-SHUTDOWN_WAIT_S = 5.0
-# how long a close asked for by the server waits for the client's close frame before dropping
-# the connection: a client that gets its answer sees a clean close (RFC 6455 7.1.1) with the
-# server's code, instead of a dropped connection (aiohttp's client reports that as 1006)
-CLOSE_HANDSHAKE_S = 2.0
-MAX_REASON_BYTES = 123  # RFC 6455: the close reason fits in a control frame
-MAX_PENDING_FRAMES = 10_000  # a client this far behind is closed (1013), not buffered forever
-CLOSE_TOO_SLOW = 1013  # "try again later": LivePerson's clients reconnect on it
-
-UMS = "ums"
-SOCKETS = "ums_sockets"
 
 
-@dataclass(slots=True)
-class _Close:
-    code: int
-    reason: str
-    graceful: bool = True  # wait (CLOSE_HANDSHAKE_S at most) for the client's close frame
-
-
-def _reason(text: str) -> bytes:
-    raw = text.encode()
-    if len(raw) <= MAX_REASON_BYTES:
-        return raw
-    return raw[: MAX_REASON_BYTES - 3].decode(errors="ignore").encode() + b"..."
-
-
-class UmsSocket:
-    """One consumer socket: the hub's session object (``send_frame`` / ``close``)."""
-
-    def __init__(self, ws: web.WebSocketResponse, session: UmsSession, runtime: Runtime) -> None:
-        self.ws = ws
-        self.session = session
-        self.runtime = runtime
-        self.ums: Ums = runtime.extras[UMS]
-        self.finished = asyncio.Event()
-        self._queue: asyncio.Queue[dict[str, Any] | _Close | None] = asyncio.Queue()
-        self._closing = False
-        self._loop = asyncio.get_running_loop()
-        self._last = self._loop.time()
-        self._idle = runtime.settings.ws_idle_timeout
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._expiry_for: int | None = None
-        self.hooks = SocketHooks(runtime, session)  # journal and ws_request faults
-
-    # -- the hub's session interface ------------------------------------------------------------
-
-    def send_frame(self, frame: dict[str, Any]) -> None:
-        if self._closing:
-            return
-        if self._queue.qsize() >= MAX_PENDING_FRAMES:
-            self._overflow()
-            return
-        self.hooks.outbound(frame)
-        self._queue.put_nowait(frame)
-
-    def _overflow(self) -> None:
-        """The client reads slower than mockle writes: drop the backlog and close (1013)."""
-        log.warning("%s: %d frames unread; closing", self.session.id, self._queue.qsize())
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._closing = True
-        reason = f"the client is {MAX_PENDING_FRAMES} frames behind; reconnect and resubscribe"
-        self._queue.put_nowait(_Close(CLOSE_TOO_SLOW, reason, graceful=False))
-
-    def close(self, code: int, reason: str) -> None:
-        if not self._closing:
-            self._closing = True
-            self._queue.put_nowait(_Close(code, reason))
-
-    def shutdown(self) -> None:
-        """Server shutdown: the close frame (1001) goes after the queued frames; the client's
-        answer is awaited (``CLOSE_HANDSHAKE_S`` at most), as for every close mockle asks for."""
-        if not self._closing:
-            self._closing = True
-            self._queue.put_nowait(_Close(CLOSE_SHUTDOWN, "server shutdown"))
-
-    # -- running ----------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Read and write until the socket ends. A close asked for by the server (through
-        :meth:`close`) is made here, once the frames queued before it are sent and the reader
-        has stopped, so that aiohttp waits for the client's close frame (a clean close)."""
-        reader = asyncio.create_task(self._read(), name=f"{self.session.id}-reader")
-        writer = asyncio.create_task(self._write(), name=f"{self.session.id}-writer")
-        self._arm("idle", self._idle, self._on_idle)
-        if not self.session.authenticated:
-            self._arm("auth", self.runtime.settings.ws_auth_timeout, self._on_auth_timeout)
-        self._arm_expiry()
-        try:
-            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            request = writer.result() if writer.done() and not writer.exception() else None
-            if request is not None:
-                if request.graceful:
-                    await _stop(reader)
-                with suppress(ConnectionError, RuntimeError, TimeoutError):
-                    await self.ws.close(code=request.code, message=_reason(request.reason))
-            elif not reader.done():
-                await reader  # the peer is gone: the reader sees the end of the stream
-        finally:
-            for handle in self._timers.values():
-                handle.cancel()
-            self._timers.clear()
-            self._closing = True
-            self._queue.put_nowait(None)
-            await _stop(reader)
-            await _stop(writer)
-
-    async def _read(self) -> None:
-        ws, ums, hub = self.ws, self.ums, self.runtime.hub
-        while True:
-            msg = await ws.receive()
-            kind = msg.type
-            if kind is WSMsgType.TEXT:
-                self._last = self._loop.time()
-                self.hooks.inbound(msg.data)
-                if self.hooks.armed and await self.hooks.intercept(self, msg.data):
-                    continue
-                hub.dispatch(ums.frame(self.session, msg.data))
-                if self.session.expires_ms != self._expiry_for:
-                    self._arm_expiry()
-            elif kind is WSMsgType.BINARY:
-                self._last = self._loop.time()
-                hub.dispatch(ums.binary(self.session))
-            elif kind is WSMsgType.PING:
-                self._last = self._loop.time()
-                with suppress(ConnectionError, RuntimeError):
-                    await ws.pong(msg.data)
-            elif kind is WSMsgType.PONG:
-                self._last = self._loop.time()
-            else:  # CLOSE, CLOSING, CLOSED, ERROR (too big: aiohttp closed it with 1009)
-                return
-
-    async def _write(self) -> _Close | None:
-        """Send queued frames in order; return the close request that ends the queue."""
-        ws = self.ws
-        while True:
-            item = await self._queue.get()
-            if item is None or isinstance(item, _Close):
-                return item
-            try:
-                text = orjson.dumps(item).decode()
-            except orjson.JSONEncodeError:  # a bug: never kill the socket for it
-                log.exception("%s: frame not serialisable", self.session.id)
-                continue
-            try:
-                await ws.send_str(text)
-            except (ConnectionError, RuntimeError):  # the peer is gone
-                return None
-
-    # -- timers -------------------------------------------------------------------------------
-
-    def _arm(self, name: str, delay: float, callback: Any) -> None:
-        old = self._timers.pop(name, None)
-        if old is not None:
-            old.cancel()
-        self._timers[name] = self._loop.call_later(max(delay, 0.0), callback)
-
-    def _on_idle(self) -> None:
-        self._timers.pop("idle", None)
-        silent = self._loop.time() - self._last
-        if silent >= self._idle:
-            self.close(CLOSE_IDLE, f"idle for more than {self._idle:g} s")
-        else:
-            self._arm("idle", self._idle - silent, self._on_idle)
-
-    def _on_auth_timeout(self) -> None:
-        self._timers.pop("auth", None)
-        self.runtime.hub.dispatch(self.ums.auth_timeout(self.session))
-
-    def _arm_expiry(self) -> None:
-        expires = self.session.expires_ms
-        self._expiry_for = expires
-        if expires is None:
-            old = self._timers.pop("expiry", None)
-            if old is not None:
-                old.cancel()
-            return
-        delay = (expires - self.runtime.engine.clock.now_ms()) / 1000
-        self._arm("expiry", delay, self._on_expiry)
-
-    def _on_expiry(self) -> None:
-        self._timers.pop("expiry", None)
-        self.runtime.hub.dispatch(self.ums.check_expiry(self.session))
-        if not self.session.closing:
-            self._arm_expiry()
-
-
-async def _stop(task: asyncio.Task[Any]) -> None:
-    """Cancel a task unless it has ended, wait for it (bounded), log a bug it ended with."""
-    if not task.done():
-        task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_WAIT_S)
-    if task in done and not task.cancelled():
-        exc = task.exception()
-        if exc is not None:
-            log.error("%s ended with an error", task.get_name(), exc_info=exc)
-
-
-async def consumer_socket(request: web.Request) -> web.StreamResponse:
-    runtime = request.app[RUNTIME]
-    version = request.query.get("v", "3")
+def _version(request: web.Request, default: str) -> str | web.Response:
+    version = request.query.get("v", default)
     if version not in VERSIONS:
         return error_response(
             400, "Bad Request", f"protocol version v={version!r} is not supported (use v=3 or v=2)"
         )
+    return version
+
+
+def _upgrade(request: web.Request, runtime: Runtime) -> web.WebSocketResponse | web.Response:
     # aiohttp refuses a message of max_msg_size bytes: +1 so that --ws-max-frame N accepts N
     ws = web.WebSocketResponse(
         autoping=False,
@@ -254,23 +45,25 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
             "Upgrade Required",
             f"{request.path} is a WebSocket endpoint: open it with a WebSocket client",
         )
-    token = token_from_authorization(request.headers.get("Authorization"))
-    if token is None:
-        token = request.match_info.get("jwt") or None
-    props = merge_properties(
-        parse_client_properties(request.headers.get("Client-Properties")),
-        client_properties_from_query(request.query.items()),
-    )
-    ums: Ums = runtime.extras[UMS]
-    session, fx = ums.open(
-        request.match_info["account"], token=token, version=version, client_properties=props
-    )
-    sock = UmsSocket(ws, session, runtime)
-    sock.hooks.transport = request.transport
-    sockets: set[UmsSocket] = runtime.extras[SOCKETS]
+    return ws
+
+
+async def _serve(
+    request: web.Request,
+    runtime: Runtime,
+    ws: web.WebSocketResponse,
+    session: Session,
+    fx: Effects,
+) -> web.WebSocketResponse:
+    world = runtime.world
+    hooks = SocketHooks(session, runtime.journal, world.faults)
+    hooks.transport = request.transport
+    settings = runtime.settings
+    timers = SocketTimers(settings.ws_idle_timeout, settings.ws_auth_timeout)
+    sock = UmsSocket(ws, session, world.ums, runtime.hub, hooks, timers, world.clock)
     # registered before the handshake: a shutdown that begins while the client already sees
     # the 101 still finds this socket and closes it with 1001
-    sockets.add(sock)
+    runtime.sockets.add(sock)
     runtime.hub.register(session.id, sock)
     try:
         await ws.prepare(request)
@@ -278,28 +71,38 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
         await sock.run()
     finally:
         runtime.hub.unregister(session.id)
-        ums.closed(session)
-        sockets.discard(sock)
+        world.ums.closed(session)
+        runtime.sockets.discard(sock)
         sock.finished.set()
     return ws
 
 
+async def consumer_socket(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    version = _version(request, "3")
+    if isinstance(version, web.Response):
+        return version
+    ws = _upgrade(request, runtime)
+    if isinstance(ws, web.Response):
+        return ws
+    token = token_from_header(request.headers.get("Authorization"))
+    if token is None:
+        token = request.match_info.get("jwt") or None
+    props = merge_properties(
+        parse_client_properties(request.headers.get("Client-Properties")),
+        client_properties_from_query(request.query.items()),
+    )
+    session, fx = runtime.world.ums.open_consumer(
+        request.match_info["account"], token=token, version=version, client_properties=props
+    )
+    return await _serve(request, runtime, ws, session, fx)
+
+
 async def _close_all(app: web.Application) -> None:
-    """Server shutdown: every socket is closed with 1001 (going away)."""
-    sockets: set[UmsSocket] = app[RUNTIME].extras[SOCKETS]
-    live = list(sockets)
-    for sock in live:
-        sock.shutdown()
-    if live:
-        waits = [asyncio.ensure_future(s.finished.wait()) for s in live]
-        _, pending = await asyncio.wait(waits, timeout=SHUTDOWN_WAIT_S)
-        for task in pending:
-            task.cancel()
+    await close_all(app[RUNTIME].sockets)
 
 
-def setup(app: web.Application, runtime: Runtime) -> None:
-    runtime.extras[UMS] = Ums(runtime.engine, auth_timeout_s=runtime.settings.ws_auth_timeout)
-    runtime.extras[SOCKETS] = set()
+def setup(app: web.Application) -> None:
     base = "/ws_api/account/{account}/messaging/consumer"
     app.router.add_get(base, consumer_socket)
     app.router.add_get(base + "/{jwt}", consumer_socket)

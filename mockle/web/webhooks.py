@@ -33,11 +33,12 @@ import orjson
 from aiohttp import web
 
 from mockle.core.clock import Clock
-from mockle.core.engine import Listener
+from mockle.core.effects import Listener
+from mockle.core.faults import FaultPlan
 from mockle.core.retention import AppRetention
-from mockle.core.webhooks import WebhookJob, Webhooks
+from mockle.core.webhooks import WebhookJob
 from mockle.settings import Settings
-from mockle.web.app import Runtime
+from mockle.web.journal import Journal
 
 log = logging.getLogger("mockle.webhooks")
 
@@ -153,13 +154,19 @@ class DeliveryLog:
         return await self.wait_for(done, timeout)
 
 
-class WebhookWorker:
-    """Delivers jobs: one ordered queue per (account, app, conversation)."""
+class WebhookWorker(Listener):
+    """Delivers jobs: one ordered queue per (account, app, conversation). As an engine
+    listener it forgets an account that is reset."""
 
     def __init__(
-        self, settings: Settings, clock: Clock, extras: dict[str, Any] | None = None
+        self,
+        settings: Settings,
+        clock: Clock,
+        journal: Journal | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
-        self.extras = extras if extras is not None else {}  # the runtime's: journal and faults
+        self.journal = journal
+        self.faults = faults
         self.timeout = settings.webhook_timeout
         self.retry_interval = settings.webhook_retry_interval
         self.backoff = settings.webhook_backoff
@@ -311,7 +318,7 @@ class WebhookWorker:
 
     async def _attempt(self, job: WebhookJob) -> tuple[int | None, str | None, bool]:
         """One attempt: (status, error, final); an injected ``webhook`` fault applies first."""
-        plan = self.extras.get("faults")
+        plan = self.faults
         fault = None
         if plan is not None:
             fault = plan.match(
@@ -333,7 +340,7 @@ class WebhookWorker:
         return status, error, False
 
     def _journal(self, job: WebhookJob, attempt: Attempt) -> None:
-        journal = self.extras.get("journal")
+        journal = self.journal
         if journal is not None:
             journal.record(
                 "webhook",
@@ -376,6 +383,9 @@ class WebhookWorker:
         return status, f"HTTP {status} (only 200 and 201 count as delivered)"
 
     # -- reset and lifecycle -------------------------------------------------------------------
+
+    def on_reset(self, account: str | None) -> None:
+        self.forget(account)
 
     def forget(self, account: str | None) -> None:
         """Drop the account's queues (or all) and its log entries: what a reset does."""
@@ -431,21 +441,3 @@ class WebhookWorker:
         await self.start()
         yield
         await self.stop(min(SHUTDOWN_GRACE_S, self.timeout))
-
-
-class _Forget(Listener):
-    def __init__(self, worker: WebhookWorker) -> None:
-        self.worker = worker
-
-    def on_reset(self, account: str | None) -> None:
-        self.worker.forget(account)
-
-
-def setup(app: web.Application, runtime: Runtime) -> None:
-    engine = runtime.engine
-    worker = WebhookWorker(runtime.settings, engine.clock, runtime.extras)
-    engine.listeners.append(Webhooks(engine, runtime.settings.webhook_signature))
-    engine.listeners.append(_Forget(worker))
-    runtime.hub.webhook_sink = worker.submit
-    runtime.extras["webhooks"] = worker
-    app.cleanup_ctx.append(worker.context)

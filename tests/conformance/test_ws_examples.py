@@ -400,4 +400,4 @@ async def test_example_gets_its_documented_answer(client: TestClient, name: str)
         assert code == case.close
     else:  # the socket carries on after every answer, errors included
         assert (await ctx.ws.req({"id": "after", "type": "GetClock"}))["code"] == 200
-    assert runtime(client).extras["ums"].bugs == 0
+    assert runtime(client).world.ums.bugs == 0

@@ -13,19 +13,24 @@ from hypothesis import strategies as st
 
 from mockle.core import connector, dialects
 from mockle.core.clock import FakeClock, Ids
+from mockle.core.closecodes import CloseCode
 from mockle.core.engine import CoreConfig, Effects, Engine
-from mockle.core.sessions import UmsSession, client_properties_from_query, token_from_authorization
-from mockle.core.ums import CLOSE_EXTEND_IDENTITY, CLOSE_FRESH_TOKEN, Ums
+from mockle.core.sessions import Session, client_properties_from_query
+from mockle.core.tokens import token_from_header
+from mockle.core.world import World
 
 from .helpers import ACCOUNT, batch, call, send, text, tokens
 
+CLOSE_FRESH_TOKEN = CloseCode.FRESH_TOKEN
+CLOSE_EXTEND_IDENTITY = CloseCode.EXTEND_IDENTITY
 
-class World:
-    """A Ums plus one inbox per session: what each socket would have received."""
+
+class Harness:
+    """The core's socket service plus one inbox per session: what each socket received."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.ums = Ums(engine)
+        self.ums = World.build(CoreConfig(agent_mode="manual"), engine=engine).ums
         self.inbox: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.closes: dict[str, tuple[int, str]] = {}
 
@@ -38,7 +43,7 @@ class World:
         return fx
 
     def connect(self, token: str | None, **kw: Any) -> Sock:
-        session, fx = self.ums.open(kw.pop("account", ACCOUNT), token=token, **kw)
+        session, fx = self.ums.open_consumer(kw.pop("account", ACCOUNT), token=token, **kw)
         sock = Sock(self, session)
         self.deliver(fx)
         return sock
@@ -48,7 +53,7 @@ class World:
 
 
 class Sock:
-    def __init__(self, world: World, session: UmsSession) -> None:
+    def __init__(self, world: Harness, session: Session) -> None:
         self.world = world
         self.session = session
 
@@ -85,8 +90,8 @@ class Sock:
 
 
 @pytest.fixture
-def world(engine: Engine) -> World:
-    return World(engine)
+def world(engine: Engine) -> Harness:
+    return Harness(engine)
 
 
 def sub_of(token: str) -> str:
@@ -112,12 +117,12 @@ def new_conversation(sock: Sock, type_name: str = "cm.ConsumerRequestConversatio
 
 
 def test_authorization_header_forms() -> None:
-    assert token_from_authorization("jwt abc") == "abc"
-    assert token_from_authorization("JWT  abc ") == "abc"
-    assert token_from_authorization("Bearer abc") == "abc"
-    assert token_from_authorization("abc") == "abc"
-    assert token_from_authorization("  ") is None
-    assert token_from_authorization(None) is None
+    assert token_from_header("jwt abc") == "abc"
+    assert token_from_header("JWT  abc ") == "abc"
+    assert token_from_header("Bearer abc") == "abc"
+    assert token_from_header("abc") == "abc"
+    assert token_from_header("  ") is None
+    assert token_from_header(None) is None
 
 
 def test_client_properties_from_query_parameters() -> None:
@@ -134,7 +139,7 @@ def test_client_properties_from_query_parameters() -> None:
 
 
 def test_signup_token_authenticates_and_get_clock_answers_in_each_dialect(
-    world: World, clock: FakeClock
+    world: Harness, clock: FakeClock
 ) -> None:
     sock = world.connect(world.signup())
     assert sock.closed is None and sock.session.authenticated
@@ -162,14 +167,14 @@ def test_signup_token_authenticates_and_get_clock_answers_in_each_dialect(
     ["not-a-jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"],
     ids=["garbage", "hs256"],
 )
-def test_bad_token_closes_4401(world: World, token: str) -> None:
+def test_bad_token_closes_4401(world: Harness, token: str) -> None:
     sock = world.connect(token)
     assert sock.closed is not None and sock.closed[0] == CLOSE_FRESH_TOKEN
     assert "token" in sock.closed[1]
     assert sock.send({"id": 1, "type": "GetClock"}) == []  # nothing after the close
 
 
-def test_app_jwt_and_other_account_tokens_are_refused(world: World, engine: Engine) -> None:
+def test_app_jwt_and_other_account_tokens_are_refused(world: Harness, engine: Engine) -> None:
     app, _ = tokens(engine)
     sock = world.connect(app)
     assert sock.closed == (
@@ -181,7 +186,7 @@ def test_app_jwt_and_other_account_tokens_are_refused(world: World, engine: Engi
     assert "issued for account other-account" in other.closed[1]
 
 
-def test_init_connection_authenticates_and_takes_client_properties(world: World) -> None:
+def test_init_connection_authenticates_and_takes_client_properties(world: Harness) -> None:
     sock = world.connect(None)
     assert not sock.session.authenticated and sock.closed is None
     early = sock.req({"kind": "req", "id": "5", "type": "cm.ConsumerRequestConversation"})
@@ -214,14 +219,14 @@ def test_init_connection_authenticates_and_takes_client_properties(world: World)
     assert details.client_properties["os"] == "ANDROID"
 
 
-def test_init_connection_window_closes_4401(world: World) -> None:
+def test_init_connection_window_closes_4401(world: Harness) -> None:
     sock = world.connect(None)
     world.deliver(world.ums.auth_timeout(sock.session))
     assert sock.closed is not None and sock.closed[0] == CLOSE_FRESH_TOKEN
     assert "InitConnection" in sock.closed[1]
 
 
-def test_init_connection_with_toy_hs256_jwt_is_401_then_4401(world: World) -> None:
+def test_init_connection_with_toy_hs256_jwt_is_401_then_4401(world: Harness) -> None:
     """W14: the docs' HS256 sample JWT, no id, no kind."""
     sock = world.connect(None)
     w14 = {
@@ -242,7 +247,7 @@ def test_init_connection_with_toy_hs256_jwt_is_401_then_4401(world: World) -> No
     assert sock.closed is not None and sock.closed[0] == CLOSE_FRESH_TOKEN
 
 
-def test_init_connection_without_token_is_401_then_4401(world: World) -> None:
+def test_init_connection_without_token_is_401_then_4401(world: Harness) -> None:
     sock = world.connect(None)
     frame = {"id": "1", "type": "InitConnection", "headers": {"type": ".ClientProperties"}}
     resp = sock.req(frame)
@@ -250,7 +255,7 @@ def test_init_connection_without_token_is_401_then_4401(world: World) -> None:
     assert sock.closed is not None and sock.closed[0] == CLOSE_FRESH_TOKEN
 
 
-def test_init_connection_after_header_auth_keeps_the_consumer(world: World) -> None:
+def test_init_connection_after_header_auth_keeps_the_consumer(world: Harness) -> None:
     token = world.signup()
     sock = world.connect(token)
     frame = {
@@ -268,7 +273,7 @@ def test_init_connection_after_header_auth_keeps_the_consumer(world: World) -> N
 
 
 def test_revoked_tokens_close_4407_for_signup_and_4401_for_connector(
-    world: World, engine: Engine
+    world: Harness, engine: Engine
 ) -> None:
     signup = world.connect(world.signup())
     _, jws = tokens(engine)
@@ -284,7 +289,7 @@ def test_revoked_tokens_close_4407_for_signup_and_4401_for_connector(
 
 
 def test_natural_expiry_closes_on_the_timer_and_before_any_frame(
-    world: World, engine: Engine, clock: FakeClock
+    world: Harness, engine: Engine, clock: FakeClock
 ) -> None:
     sock = world.connect(engine.tokens.mint_signup(ACCOUNT, 60))
     assert sock.session.expires_ms == clock.now_ms() + 60_000
@@ -301,7 +306,7 @@ def test_natural_expiry_closes_on_the_timer_and_before_any_frame(
 # -- conversations -----------------------------------------------------------------------------
 
 
-def test_request_conversation_in_both_dialects_numeric_id_echoed_as_string(world: World) -> None:
+def test_request_conversation_in_both_dialects_numeric_id_echoed_as_string(world: Harness) -> None:
     a = world.connect(world.signup())
     resp = a.req(
         {"kind": "req", "id": 1, "type": ".ams.cm.ConsumerRequestConversation", "body": {}}
@@ -315,7 +320,7 @@ def test_request_conversation_in_both_dialects_numeric_id_echoed_as_string(world
     assert resp["type"] == "cm.RequestConversationResponse" and resp["code"] == 200
 
 
-def test_second_open_conversation_is_400_with_the_real_text(world: World) -> None:
+def test_second_open_conversation_is_400_with_the_real_text(world: Harness) -> None:
     sock = world.connect(world.signup())
     new_conversation(sock)
     resp = sock.req({"kind": "req", "id": 2, "type": "cm.ConsumerRequestConversation"})
@@ -323,7 +328,7 @@ def test_second_open_conversation_is_400_with_the_real_text(world: World) -> Non
     assert "already has open conversation" in resp["body"]
 
 
-def test_request_fields_reach_the_conversation(world: World) -> None:
+def test_request_fields_reach_the_conversation(world: Harness) -> None:
     """W20: campaign and SharkContext (numbers for campaign ids)."""
     sock = world.connect(world.signup())
     w20 = {
@@ -355,7 +360,7 @@ def test_request_fields_reach_the_conversation(world: World) -> None:
 # -- SubscribeExConversations ------------------------------------------------------------------
 
 
-def test_subscribe_ex_conversations_resp_then_snapshot_then_live_upserts(world: World) -> None:
+def test_subscribe_ex_conversations_resp_then_snapshot_then_live_upserts(world: Harness) -> None:
     sock = world.connect(world.signup())
     w5 = {
         "kind": "req",
@@ -396,7 +401,7 @@ def test_subscribe_ex_conversations_resp_then_snapshot_then_live_upserts(world: 
     assert [c["result"]["convId"] for c in snapshot["body"]["changes"]] == [conv_id]
 
 
-def test_agent_join_and_close_reach_the_subscription(world: World, engine: Engine) -> None:
+def test_agent_join_and_close_reach_the_subscription(world: Harness, engine: Engine) -> None:
     sock = world.connect(world.signup())
     sock.send({"id": "1", "type": "cqm.SubscribeExConversations", "body": {}})
     conv_id = new_conversation(sock)
@@ -438,7 +443,7 @@ def test_agent_join_and_close_reach_the_subscription(world: World, engine: Engin
 
 
 def test_open_only_subscription_gets_delete_when_the_conversation_closes(
-    world: World, engine: Engine
+    world: Harness, engine: Engine
 ) -> None:
     sock = world.connect(world.signup())
     resp, _ = sock.send(
@@ -460,7 +465,7 @@ def test_open_only_subscription_gets_delete_when_the_conversation_closes(
     assert sock.take() == []
 
 
-def test_snapshot_filters_state_stage_and_update_time(world: World, clock: FakeClock) -> None:
+def test_snapshot_filters_state_stage_and_update_time(world: Harness, clock: FakeClock) -> None:
     sock = world.connect(world.signup())
     first = new_conversation(sock)
     sock.req(
@@ -490,7 +495,7 @@ def test_snapshot_filters_state_stage_and_update_time(world: World, clock: FakeC
     assert snapshot({"brandId": "someone-else"}) == []
 
 
-def test_unsubscribe_stops_notifications_and_unknown_id_is_404(world: World) -> None:
+def test_unsubscribe_stops_notifications_and_unknown_id_is_404(world: Harness) -> None:
     sock = world.connect(world.signup())
     resp, _ = sock.send({"id": "1", "type": "cqm.SubscribeExConversations", "body": {}})
     sub_id = resp["body"]["subscriptionId"]
@@ -510,7 +515,7 @@ def test_unsubscribe_stops_notifications_and_unknown_id_is_404(world: World) -> 
     )
 
 
-def test_consumers_see_only_their_own_conversations(world: World) -> None:
+def test_consumers_see_only_their_own_conversations(world: Harness) -> None:
     alice = world.connect(world.signup())
     bob = world.connect(world.signup())
     bob.send({"id": "1", "type": "cqm.SubscribeExConversations", "body": {}})
@@ -551,7 +556,7 @@ def test_consumers_see_only_their_own_conversations(world: World) -> None:
 
 
 def test_publish_then_subscribe_history_then_live_one_per_frame(
-    world: World, engine: Engine
+    world: Harness, engine: Engine
 ) -> None:
     sock = world.connect(world.signup())
     me = sock.session.consumer_id
@@ -617,7 +622,7 @@ def test_publish_then_subscribe_history_then_live_one_per_frame(
 
 
 def test_from_seq_and_no_gap_no_duplicate_while_others_publish(
-    world: World, engine: Engine
+    world: Harness, engine: Engine
 ) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
@@ -651,7 +656,7 @@ def test_from_seq_and_no_gap_no_duplicate_while_others_publish(
     assert seen == list(range(3, 15))
 
 
-def test_two_sockets_of_one_consumer_both_receive(world: World) -> None:
+def test_two_sockets_of_one_consumer_both_receive(world: Harness) -> None:
     token = world.signup()
     a, b = world.connect(token), world.connect(token)
     conv_id = new_conversation(a)
@@ -663,7 +668,7 @@ def test_two_sockets_of_one_consumer_both_receive(world: World) -> None:
     assert got[1]["body"]["changes"][0]["sequence"] == 0
 
 
-def test_resubscribe_replaces_and_closed_session_gets_nothing(world: World) -> None:
+def test_resubscribe_replaces_and_closed_session_gets_nothing(world: Harness) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
     sub = {"id": "s", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}}
@@ -673,10 +678,10 @@ def test_resubscribe_replaces_and_closed_session_gets_nothing(world: World) -> N
     assert len(sock.send(publish(conv_id))) == 2  # one resp, one echo: not two echoes
     world.ums.closed(sock.session)
     assert world.ums.sessions == {}
-    assert world.ums._by_dialog == {} and world.ums._by_consumer == {}
+    assert set(world.ums.subscriptions.sizes().values()) == {0}
 
 
-def test_ams_dialect_types_and_legacy_originator_key(world: World) -> None:
+def test_ams_dialect_types_and_legacy_originator_key(world: Harness) -> None:
     sock = world.connect(world.signup())
     me = sock.session.consumer_id
     conv_id = new_conversation(sock, ".ams.cm.ConsumerRequestConversation")
@@ -703,7 +708,7 @@ def test_ams_dialect_types_and_legacy_originator_key(world: World) -> None:
     assert change["originatorId"] == change["originatorPid"] == me
 
 
-def test_v2_ams_socket_gets_online_event_distribution(world: World, engine: Engine) -> None:
+def test_v2_ams_socket_gets_online_event_distribution(world: Harness, engine: Engine) -> None:
     sock = world.connect(world.signup(), version="2")
     conv_id = new_conversation(sock, ".ams.cm.ConsumerRequestConversation")
     frame = publish(conv_id, "old")
@@ -731,7 +736,7 @@ def test_v2_ams_socket_gets_online_event_distribution(world: World, engine: Engi
     assert got[1]["type"] == "ms.MessagingEventNotification"
 
 
-def test_agents_only_events_are_not_delivered_to_consumers(world: World, engine: Engine) -> None:
+def test_agents_only_events_are_not_delivered_to_consumers(world: Harness, engine: Engine) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
     sock.send({"id": "s", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}})
@@ -754,7 +759,7 @@ def test_agents_only_events_are_not_delivered_to_consumers(world: World, engine:
     )
 
 
-def test_chat_state_and_accept_status_and_metadata(world: World, engine: Engine) -> None:
+def test_chat_state_and_accept_status_and_metadata(world: Harness, engine: Engine) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
     sock.send(
@@ -813,7 +818,7 @@ def test_chat_state_and_accept_status_and_metadata(world: World, engine: Engine)
     assert echo["body"]["changes"][0]["event"]["message"] == "1😒"
 
 
-def test_query_messages_answers_an_array_with_legacy_pid(world: World) -> None:
+def test_query_messages_answers_an_array_with_legacy_pid(world: Harness) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
     for i in range(3):
@@ -832,7 +837,7 @@ def test_query_messages_answers_an_array_with_legacy_pid(world: World) -> None:
     assert sock.send(query) == [{**resp, "type": "ms.QueryMessagesResponse"}]  # nothing follows
 
 
-def test_publish_errors(world: World, engine: Engine) -> None:
+def test_publish_errors(world: Harness, engine: Engine) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
     resp = sock.req(publish("no-such-dialog"))
@@ -925,7 +930,7 @@ def test_publish_errors(world: World, engine: Engine) -> None:
     ids=["csat-object", "csat-array", "ttr", "dialog-change", "stage", "state"],
 )
 def test_update_conversation_field_variants(
-    world: World, field: Any, expect: tuple[str, Any]
+    world: Harness, field: Any, expect: tuple[str, Any]
 ) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
@@ -945,7 +950,7 @@ def test_update_conversation_field_variants(
     assert note["body"]["changes"][0]["result"]["conversationDetails"][key] == value
 
 
-def test_update_conversation_field_errors(world: World) -> None:
+def test_update_conversation_field_errors(world: Harness) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
     skill = {
@@ -985,7 +990,7 @@ def test_update_conversation_field_errors(world: World) -> None:
 # -- profile and files -------------------------------------------------------------------------
 
 
-def test_set_and_get_user_profile(world: World) -> None:
+def test_set_and_get_user_profile(world: Harness) -> None:
     sock = world.connect(world.signup())
     me = sock.session.consumer_id
     resp = sock.req({"id": "g", "type": "userprofile.GetUserProfile"})
@@ -1010,7 +1015,7 @@ def test_set_and_get_user_profile(world: World) -> None:
     assert resp["code"] == 403
 
 
-def test_file_urls(world: World) -> None:
+def test_file_urls(world: Harness) -> None:
     sock = world.connect(world.signup())
     for frame in (
         {
@@ -1063,7 +1068,7 @@ def test_file_urls(world: World) -> None:
 
 
 def test_connector_conversation_and_send_reach_the_same_consumers_socket(
-    world: World, engine: Engine
+    world: Harness, engine: Engine
 ) -> None:
     app, jws = tokens(engine)
     sock = world.connect(jws)  # a ConsumerJWS is the same consumer on the socket
@@ -1095,7 +1100,7 @@ def test_connector_conversation_and_send_reach_the_same_consumers_socket(
     assert reply.status == 400 and "already has open conversation" in reply.body[1]["body"]["msg"]
 
 
-def test_socket_conversation_closes_over_rest(world: World, engine: Engine) -> None:
+def test_socket_conversation_closes_over_rest(world: Harness, engine: Engine) -> None:
     app, jws = tokens(engine)
     sock = world.connect(jws)
     conv_id = new_conversation(sock)
@@ -1193,7 +1198,7 @@ def test_socket_conversation_closes_over_rest(world: World, engine: Engine) -> N
     ],
 )
 def test_bad_frames_get_a_400_and_the_socket_lives_on(
-    world: World, data: bytes, code: int, needle: str
+    world: Harness, data: bytes, code: int, needle: str
 ) -> None:
     sock = world.connect(world.signup())
     [resp] = sock.raw(data)
@@ -1211,7 +1216,7 @@ def test_bad_frames_get_a_400_and_the_socket_lives_on(
     assert world.ums.bugs == 0
 
 
-def test_error_resp_echoes_the_id_and_the_dialect(world: World) -> None:
+def test_error_resp_echoes_the_id_and_the_dialect(world: Harness) -> None:
     sock = world.connect(world.signup())
     resp = sock.req({"id": 12, "type": ".ams.nope.Thing"})
     assert resp == {
@@ -1226,7 +1231,7 @@ def test_error_resp_echoes_the_id_and_the_dialect(world: World) -> None:
     assert resp["body"] == "$.body: 'dialogId' is a required property"
 
 
-def test_binary_frame_is_a_400(world: World) -> None:
+def test_binary_frame_is_a_400(world: Harness) -> None:
     sock = world.connect(world.signup())
     world.deliver(world.ums.binary(sock.session))
     [resp] = sock.take()
@@ -1234,7 +1239,7 @@ def test_binary_frame_is_a_400(world: World) -> None:
     assert sock.closed is None
 
 
-def test_tolerances_missing_kind_body_unknown_fields_and_type_inside_body(world: World) -> None:
+def test_tolerances_missing_kind_body_unknown_fields_and_type_inside_body(world: Harness) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
     w4 = {
@@ -1267,14 +1272,14 @@ def test_tolerances_missing_kind_body_unknown_fields_and_type_inside_body(world:
     assert resp["code"] == 200 and len(snapshot["body"]["changes"]) == 1
 
 
-def test_reset_drops_subscriptions(world: World, engine: Engine) -> None:
+def test_reset_drops_subscriptions(world: Harness, engine: Engine) -> None:
     sock = world.connect(world.signup())
     conv_id = new_conversation(sock)
     sock.send({"id": "s", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv_id}})
     sock.send({"id": "t", "type": "cqm.SubscribeExConversations", "body": {}})
     engine.reset(ACCOUNT)
     assert sock.session.event_subs == {} and sock.session.ex_subs == {}
-    assert world.ums._by_dialog == {}
+    assert world.ums.subscriptions.sizes()["dialogs"] == 0
     sock.take()
     assert new_conversation(sock)  # the consumer comes back on first use
 
@@ -1321,7 +1326,7 @@ frames = st.fixed_dictionaries(
 @given(frame=st.one_of(frames, json_values))
 def test_any_frame_gets_exactly_one_resp_and_no_bug(frame: Any) -> None:
     engine = Engine(clock=FakeClock(), ids=Ids(3))
-    world = World(engine)
+    world = Harness(engine)
     sock = world.connect(world.signup())
     conv = new_conversation(sock)
     sock.send({"id": "s", "type": "ms.SubscribeMessagingEvents", "body": {"dialogId": conv}})
@@ -1334,7 +1339,7 @@ def test_any_frame_gets_exactly_one_resp_and_no_bug(frame: Any) -> None:
 
 def test_rate_limit_answers_429_and_spares_keep_alives(clock: FakeClock) -> None:
     engine = Engine(CoreConfig(rate_limit=2), clock=clock, ids=Ids(5))
-    world = World(engine)
+    world = Harness(engine)
     sock = world.connect(world.signup())
     conv = new_conversation(sock)
     assert sock.req(publish(conv))["code"] == 200
@@ -1346,7 +1351,7 @@ def test_rate_limit_answers_429_and_spares_keep_alives(clock: FakeClock) -> None
     assert sock.req(publish(conv))["code"] == 200
 
 
-def test_v2_ams_socket_gets_participants_as_role_maps(world: World, engine: Engine) -> None:
+def test_v2_ams_socket_gets_participants_as_role_maps(world: Harness, engine: Engine) -> None:
     """protocol.md §6.3: a v2 `.ams` connection sees participants by role, agents by legacy id."""
     token = world.signup()
     sock = world.connect(token, version="2")

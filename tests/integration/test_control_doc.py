@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mockle.core.agent import load_script
+from mockle.core.agent_script import load_script
 from tests.integration.served import mockle_serve_sync
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "control-api.md"

@@ -85,7 +85,7 @@ def test_a_server_bug_fails_the_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_bug="""
 def test_records_a_bug(mockle):
-    mockle.server.server.runtime.extras.setdefault("bugs", []).append("POST /x")
+    mockle.server.server.runtime.bugs.append("POST /x")
 """
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")

@@ -16,7 +16,7 @@ import mockle.web.webhooks as delivery_module
 from mockle.core.clock import FakeClock
 from mockle.server import MockleServer
 from mockle.settings import Settings
-from mockle.web.app import build_engine
+from mockle.web.app import build_world
 from mockle.web.webhooks import WebhookWorker
 
 from .webhook_receiver import HANG, Hit, Receiver
@@ -44,7 +44,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def worker(server: MockleServer) -> WebhookWorker:
-    w = server.runtime.extras["webhooks"]
+    w = server.runtime.webhooks
     assert isinstance(w, WebhookWorker)
     return w
 
@@ -238,7 +238,7 @@ async def test_events_of_one_conversation_arrive_in_order_while_others_flow(
     def hold_first(hit: Hit, n: int) -> int:
         return HANG if n == 1 else 200
 
-    mockle.runtime.extras["webhooks"].timeout = 10.0  # the held POST must not time out
+    mockle.runtime.webhooks.timeout = 10.0  # the held POST must not time out
     async with Receiver(SECRET, hold_first) as receiver:
         await install(http, mockle, receiver)
         held = Consumer(http, mockle, ACC, "held")
@@ -308,7 +308,7 @@ async def test_pending_deliveries_at_shutdown_are_reported_as_abandoned(
 async def test_reset_drops_queued_deliveries_of_the_account(
     mockle: MockleServer, http: aiohttp.ClientSession
 ) -> None:
-    mockle.runtime.extras["webhooks"].timeout = 10.0
+    mockle.runtime.webhooks.timeout = 10.0
     async with Receiver(SECRET, lambda hit, n: HANG if n == 1 else 200) as receiver:
         await install(http, mockle, receiver)
         consumer = Consumer(http, mockle, ACC, "a")
@@ -380,8 +380,8 @@ async def install_ttl(
 async def ttl_mockle() -> AsyncIterator[tuple[MockleServer, FakeClock]]:
     clock = FakeClock()
     settings = Settings(port=0, agent="manual", webhook_backoff=0.001, webhook_backoff_cap=0.004)
-    engine = build_engine(settings, clock=clock)
-    async with MockleServer(settings, engine=engine) as server:
+    world = build_world(settings, clock=clock)
+    async with MockleServer(settings, world=world) as server:
         yield server, clock
 
 

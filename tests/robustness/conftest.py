@@ -135,7 +135,7 @@ class Live:
         example does not fail every later one.
         """
         found = list(self.call(state_violations, self.engine))
-        bugs = self.server.server.runtime.extras.get("bugs", [])
+        bugs = self.server.server.runtime.bugs
         found += [f"bug: {b}" for b in bugs]
         bugs.clear()
         found += self.trap.problems()
@@ -271,8 +271,8 @@ class Served:
 
     def problems(self) -> list[str]:
         found = list(state_violations(self.engine))
-        found += [f"bug: {b}" for b in self.server.runtime.extras.get("bugs", [])]
-        ums = self.server.runtime.extras.get("ums")
+        found += [f"bug: {b}" for b in self.server.runtime.bugs]
+        ums = self.server.runtime.world.ums
         if ums is not None and ums.bugs:
             found.append(f"ums bugs: {ums.bugs}")
         return found + self.trap.problems()

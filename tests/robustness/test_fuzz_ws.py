@@ -143,7 +143,7 @@ def test_any_frames_get_one_answer_each_and_never_break_others(
     assert watcher.request(get_clock())["code"] == 200
     assert not watcher.notifications, watcher.notifications
     assert live.victim_state() == victim
-    assert live.server.server.runtime.extras["ums"].bugs == 0
+    assert live.server.server.runtime.world.ums.bugs == 0
     live.assert_healthy()
 
 

@@ -497,7 +497,7 @@ async def test_stalled_requests_hold_only_their_own_connection(serve: Any) -> No
 
 async def _journaled_send(s: Served) -> None:
     """Wait until the journal holds the SEND that was cut short, answered 400 (for nobody)."""
-    journal = s.server.runtime.extras["journal"]
+    journal = s.server.runtime.journal
     found = await journal.wait_for(lambda e: e.target == "send" and e.status == 400, 1, 5.0)
     assert found, "the request cut short was never finished"
 

@@ -10,7 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mockle.settings import Settings
-from mockle.web.app import RUNTIME, create_app
+from mockle.web.app import create_app
+from mockle.web.runtime import RUNTIME
 
 from .toolkit_helpers import ACC, consumer, open_conversation, send_text
 
@@ -65,9 +66,14 @@ async def test_expire_bad_bodies(client: TestClient, body: Any, where: str) -> N
 
 
 @dataclass
-class FakeSession:
+class Owner:
     account: str
     consumer_id: str
+
+
+@dataclass(eq=False)
+class FakeSocket:
+    session: Owner
     closed: list[tuple[int, str]] = field(default_factory=list)
 
     def send_frame(self, frame: dict[str, Any]) -> None:
@@ -78,10 +84,9 @@ class FakeSession:
 
 
 async def test_connections_close_by_account_and_consumer(client: TestClient) -> None:
-    hub = client.server.app[RUNTIME].hub
-    s1, s2, s3 = FakeSession(ACC, "c1"), FakeSession(ACC, "c2"), FakeSession("other", "c1")
-    for i, s in enumerate((s1, s2, s3)):
-        hub.register(f"s{i}", s)
+    sockets: Any = client.server.app[RUNTIME].sockets
+    s1, s2, s3 = (FakeSocket(Owner(a, c)) for a, c in ((ACC, "c1"), (ACC, "c2"), ("other", "c1")))
+    sockets.update((s1, s2, s3))
     r = await client.post(
         "/_mockle/connections/close", json={"account": ACC, "consumer_id": "c1", "code": 1011}
     )
@@ -94,6 +99,7 @@ async def test_connections_close_by_account_and_consumer(client: TestClient) -> 
     assert s2.closed == [(4401, "bye")] and not s3.closed
     r = await client.post("/_mockle/connections/close", json={"account": ACC, "code": 99})
     assert r.status == 400 and (await r.json())["body"]["path"] == "$.code"
+    sockets.clear()  # fakes: nothing for the shutdown to close
 
 
 async def test_admin_token_guards_the_control_api_but_not_health(aiohttp_client: Any) -> None:

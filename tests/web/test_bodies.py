@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from mockle.core import errors
-from mockle.web.bodies import error_of
+from mockle.web.responses import error_of
 
 
 def test_a_core_error_keeps_its_own_status_error_code_and_path() -> None:

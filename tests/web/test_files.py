@@ -9,7 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mockle.settings import Settings
-from mockle.web.app import RUNTIME, create_app
+from mockle.web.app import create_app
+from mockle.web.runtime import RUNTIME
 
 ACC = "le777"
 SEND = f"/api/account/{ACC}/messaging/consumer/conversation/send?v=3"

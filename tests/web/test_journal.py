@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mockle.core.sessions import Session
 from mockle.settings import Settings
-from mockle.web.app import RUNTIME, create_app
-from mockle.web.journal import Journal, journal_of, shorten, target_of_path
+from mockle.web.app import create_app
+from mockle.web.journal import Journal, shorten, target_of_path
+from mockle.web.runtime import RUNTIME
 
 from .toolkit_helpers import ACC, consumer, open_conversation, send_text
 
@@ -130,19 +132,15 @@ async def test_long_poll_times_out_with_what_there_is(client: TestClient) -> Non
 
 
 async def test_ws_frames_and_webhook_attempts_are_entries_too(client: TestClient) -> None:
-    journal = journal_of(client.server.app[RUNTIME])
-    assert journal is not None
+    journal = client.server.app[RUNTIME].journal
+    session = Session("s1", ACC)
     journal.ws_frame(
         "in",
         '{"kind":"req","id":"1","type":".ams.ms.PublishEvent","body":{"dialogId":"c1"}}',
-        account=ACC,
-        session="s1",
+        session,
     )
     journal.ws_frame(
-        "out",
-        {"kind": "resp", "reqId": "1", "code": 200, "body": {"sequence": 0}},
-        account=ACC,
-        session="s1",
+        "out", {"kind": "resp", "reqId": "1", "code": 200, "body": {"sequence": 0}}, session
     )
     journal.record(
         "webhook",

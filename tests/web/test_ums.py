@@ -167,7 +167,7 @@ async def test_bad_frames_answer_400_and_the_socket_lives_on(client: TestClient)
         await ws.ws.send_str(frame)
         assert (await ws.recv())["code"] == 400
     assert (await ws.req({"id": "ok", "type": "GetClock"}))["code"] == 200
-    assert runtime(client).extras["ums"].bugs == 0
+    assert runtime(client).world.ums.bugs == 0
 
 
 async def test_not_a_websocket_request_and_bad_version(client: TestClient) -> None:
@@ -334,12 +334,12 @@ async def test_connector_api_and_socket_share_one_consumer_over_http(client: Tes
 async def test_a_client_too_far_behind_is_closed_1013(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mockle.web import ums as web_ums
+    from mockle.web import socket as web_socket
 
-    monkeypatch.setattr(web_ums, "MAX_PENDING_FRAMES", 5)
+    monkeypatch.setattr(web_socket, "MAX_PENDING_FRAMES", 5)
     ws = await connect(client, headers={"Authorization": f"jwt {await signup(client)}"})
     assert (await ws.req({"id": "c", "type": "GetClock"}))["code"] == 200
-    [server_side] = runtime(client).extras[web_ums.SOCKETS]
+    [server_side] = runtime(client).sockets
     closing = asyncio.ensure_future(ws.closed())
     for i in range(20):  # synchronous: the writer cannot run in between, as with a stuck reader
         server_side.send_frame({"kind": "notification", "type": "x", "body": {"n": i}})

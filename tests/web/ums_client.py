@@ -8,7 +8,7 @@ import orjson
 from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient
 
-from mockle.web.app import RUNTIME, Runtime
+from mockle.web.runtime import RUNTIME, Runtime
 
 ACC = "le12345678"
 WS = f"/ws_api/account/{ACC}/messaging/consumer"

@@ -1,0 +1,37 @@
+"""Files named by the settings (app manifests, the agent script, agent definitions): read and
+parsed once at start-up; a file that cannot be used is a :class:`ConfigError` naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mockle.core import errors
+from mockle.core.agent_script import AgentScript, load_script
+from mockle.core.jsondoc import load_json_or_yaml
+from mockle.settings import ConfigError
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot read it: {exc.strerror or exc}") from None
+
+
+def load_document(path: Path, what: str) -> Any:
+    """A JSON or YAML file's document."""
+    raw = _read(path, what)
+    try:
+        return load_json_or_yaml(raw)
+    except errors.InvalidRequest as exc:
+        raise ConfigError(f"{what} {path}: {exc.details}") from None
+
+
+def read_script(path: Path) -> AgentScript:
+    """``--agent-script FILE``: the simulated agent's rules."""
+    raw = _read(path, "agent script")
+    try:
+        return load_script(raw)
+    except errors.InvalidRequest as exc:
+        raise ConfigError(f"agent script {path}: {exc.message}") from None

@@ -1,0 +1,77 @@
+"""The one place that assembles mockle's core.
+
+A :class:`World` is everything one running mockle holds, sans I/O: the engine (the state), the
+UMS socket service with its subscriptions and the two roles' request handlers, the webhooks, the
+simulated agent and the fault plan. The web layer builds one with :meth:`World.build` and so do
+tests that need no server; nobody wires the parts by hand.
+
+Listener order (each engine change is heard in this order): subscriptions (socket frames), the
+socket service (token expiry closes), webhooks, then the simulated agent, which only schedules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mockle.core.agent import SimulatedAgent
+from mockle.core.clock import Clock, Ids, SystemClock
+from mockle.core.consumer_requests import ConsumerRequests
+from mockle.core.effects import CoreConfig
+from mockle.core.engine import Engine
+from mockle.core.faults import FaultPlan
+from mockle.core.sessions import SocketRole
+from mockle.core.subscriptions import Subscriptions
+from mockle.core.tokens import TokenService
+from mockle.core.ums import SocketAuth, Ums, common_handlers
+from mockle.core.webhooks import Webhooks
+
+
+@dataclass(eq=False)
+class World:
+    """Every part of the core, assembled once."""
+
+    config: CoreConfig
+    engine: Engine
+    subscriptions: Subscriptions
+    ums: Ums
+    webhooks: Webhooks
+    agent: SimulatedAgent
+    faults: FaultPlan
+
+    @classmethod
+    def build(
+        cls,
+        config: CoreConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        ids: Ids | None = None,
+        tokens: TokenService | None = None,
+        engine: Engine | None = None,
+    ) -> World:
+        """A complete core. Pass ``engine`` to build the rest around an existing one."""
+        config = config or (engine.config if engine is not None else CoreConfig())
+        if engine is None:
+            clock = clock or SystemClock()
+            ids = ids or Ids()
+            engine = Engine(config, clock=clock, ids=ids, tokens=tokens)
+        subscriptions = Subscriptions(engine)
+        auth = SocketAuth(engine, subscriptions)
+        common = common_handlers(engine)
+        consumer = ConsumerRequests(engine, subscriptions, auth)
+        handlers = {SocketRole.CONSUMER: {**common, **consumer.table()}}
+        ums = Ums(engine, auth, handlers, auth_timeout_s=config.ws_auth_timeout_s)
+        webhooks = Webhooks(engine, config.webhook_signature)
+        agent = SimulatedAgent(
+            engine, config.agent_mode, config.agent_delay_ms, config.agent_script
+        )
+        engine.listeners.extend([subscriptions, ums, webhooks, agent])
+        return cls(config, engine, subscriptions, ums, webhooks, agent, FaultPlan())
+
+    @property
+    def clock(self) -> Clock:
+        return self.engine.clock
+
+    def reset(self, account: str | None = None) -> None:
+        """Wipe the state of one account (or all): every listener hears it; faults go too."""
+        self.engine.reset(account)
+        self.faults.clear(account)

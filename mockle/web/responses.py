@@ -1,0 +1,50 @@
+"""How every HTTP answer of mockle is written: JSON bodies and the error envelope.
+
+A leaf module: every web module may import it, and it imports no other web module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from mockle.core import errors
+from mockle.core.render import error_envelope
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def error_response(
+    status: int,
+    title: str,
+    details: str,
+    where: str | None = None,
+    error_code: int | None = None,
+) -> web.Response:
+    """The ``.ReqBody$ErrorResp`` envelope; ``errorCode`` is the status x 100 unless given."""
+    code = status * 100 if error_code is None else error_code
+    return json_response(error_envelope(status, title, details, code, where), status)
+
+
+def error_of(exc: errors.MockleError) -> web.Response:
+    """A core error as mockle's own routes answer it (the ``.ReqBody$ErrorResp`` envelope)."""
+    return error_response(exc.http_status, exc.title, exc.details, exc.where, exc.error_code)
+
+
+def too_large(limit: int) -> web.Response:
+    """The 413 of a body over ``--max-body-size`` (every route answers it the same way)."""
+    return error_response(
+        413, "Payload Too Large", f"the body exceeds {limit} bytes (--max-body-size)"
+    )
