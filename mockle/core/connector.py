@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockle.core import errors, render
+from mockle.core import errors, fields, render
 from mockle.core.dialects import Op, lookup
 from mockle.core.engine import Actor, Effects, Engine, parse_client_properties
 from mockle.core.jsondoc import load_json
@@ -254,7 +254,7 @@ def _dispatch(engine: Engine, consumer: Consumer, actor: Actor, req: Request, fx
     if req.op is Op.PUBLISH_EVENT:
         return {"sequence": engine.publish(actor, req.body, fx, metadata=req.metadata)}
     if req.op is Op.UPDATE_CONVERSATION_FIELD:
-        return {"msg": engine.update_fields(actor, req.body, fx)}
+        return {"msg": fields.update(engine, actor, req.body, fx)}
     if req.op is Op.SET_USER_PROFILE:
         return {"msg": engine.set_user_profile(consumer, req.body)}
     if req.op is Op.GENERATE_UPLOAD_URL:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockle.core import errors
+from mockle.core import errors, fields
 from mockle.core.dialects import Dialect, Op
 from mockle.core.effects import Actor, Effects
 from mockle.core.engine import Engine
@@ -127,7 +127,7 @@ class ConsumerRequests:
         return {"conversationId": conv.conv_id}
 
     def update_fields(self, session: Session, req: Request, fx: Effects) -> str:
-        return self.engine.update_fields(self._actor(session), req.body, fx)
+        return fields.update(self.engine, self._actor(session), req.body, fx)
 
     def publish(self, session: Session, req: Request, fx: Effects) -> dict[str, Any]:
         seq = self.engine.publish(self._actor(session), req.body, fx, metadata=req.metadata)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from mockle.core.model import CONSUMER, Conversation, Dialog, StoredEvent
+from mockle.core.model import CONSUMER, Agent, Conversation, Dialog, StoredEvent
 from mockle.core.tokens import TokenInfo
 
 if TYPE_CHECKING:
@@ -59,12 +59,18 @@ class Effects:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who asks: a consumer, an agent, or the system (control API)."""
+    """Who asks: a consumer, an agent, or the system (control API).
+
+    ``role`` is the role its events carry (CONSUMER, ASSIGNED_AGENT, MANAGER, ...). ``agent`` is
+    set when a logged-in agent acts: the engine then checks its rights (it takes part in the
+    conversation, or is a MANAGER); without it (the control API, the simulated agent) the
+    actor is trusted."""
 
     account: str
     id: str
     role: str
     client_properties: dict[str, Any] | None = None
+    agent: Agent | None = None
 
     @property
     def is_consumer(self) -> bool:

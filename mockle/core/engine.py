@@ -16,7 +16,6 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from mockle.core import errors, render
@@ -31,6 +30,7 @@ from mockle.core.model import (
     CONTROLLER,
     OPEN,
     SEQUENCED_EVENTS,
+    SUGGESTED,
     Account,
     Agent,
     Consumer,
@@ -117,6 +117,21 @@ class Engine:
         a = acc.agents[pid] = Agent(account_id, pid, user_id)
         return a
 
+    def find_agent(self, account_id: str, agent_id: str) -> Agent | None:
+        """A known agent by PID or legacy ``<account>.<userId>`` id (never creates one)."""
+        acc = self.accounts.get(account_id)
+        if acc is None:
+            return None
+        found = acc.agents.get(agent_id)
+        if found is not None:
+            return found
+        prefix, _, user_id = agent_id.partition(".")
+        if prefix == account_id and user_id:
+            for a in acc.agents.values():
+                if a.user_id == user_id:
+                    return a
+        return None
+
     def controller_id(self, account_id: str) -> str:
         acc = self.account(account_id)
         if acc.controller_id is None:
@@ -142,7 +157,7 @@ class Engine:
             raise errors.ConversationNotFound(f"conversation {conv_id!r} does not exist")
         return conv
 
-    def _owned(self, actor: Actor, conv: Conversation) -> None:
+    def owned(self, actor: Actor, conv: Conversation) -> None:
         if actor.is_consumer and conv.consumer_id != actor.id:
             raise errors.Forbidden(
                 f"conversation {conv.conv_id!r} belongs to another consumer", title="Unauthorized"
@@ -155,7 +170,7 @@ class Engine:
             raise errors.ConversationNotFound(
                 f"dialog {dialog_id!r} does not exist", where="$.body.dialogId"
             )
-        self._owned(actor, conv)
+        self.owned(actor, conv)
         conv_id = body.get("conversationId")
         if conv_id is not None and str(conv_id) != conv.conv_id:
             raise errors.RequestFailed(
@@ -168,7 +183,7 @@ class Engine:
 
     # -- notifications -------------------------------------------------------------------------
 
-    def _changed(self, conv: Conversation, fx: Effects) -> None:
+    def changed(self, conv: Conversation, fx: Effects) -> None:
         now = self.clock.now_ms()
         conv.meta_ts = max(now, conv.meta_ts)
         for listener in self.listeners:
@@ -212,7 +227,7 @@ class Engine:
         acc.conversations[conv_id] = conv
         acc.dialogs[conv_id] = conv
         consumer.open_conversation = conv_id
-        self._changed(conv, fx)
+        self.changed(conv, fx)
         return conv
 
     def publish(
@@ -296,125 +311,53 @@ class Engine:
         if conv.participant(controller) is None:
             conv.participants.insert(0, Participant(controller, CONTROLLER))
             dialog.participants.append(Participant(controller, CONTROLLER))
-            self._changed(conv, fx)
+            self.changed(conv, fx)
         for text in self.config.auto_messages:
             event = {"type": "ContentEvent", "message": text, "contentType": "text/plain"}
             self._append(conv, dialog, controller, CONTROLLER, event, None, "ALL", None, fx)
 
-    def update_fields(self, actor: Actor, body: dict[str, Any], fx: Effects) -> str:
-        """``cm.UpdateConversationField``: validate every field, then apply them all."""
-        conv = self.conversation(actor.account, str(body["conversationId"]))
-        self._owned(actor, conv)
-        fields = body["conversationField"]
-        if isinstance(fields, dict):
-            fields = [fields]
-        plan = [self._field_action(actor, conv, f, i) for i, f in enumerate(fields)]
-        for action, _ in plan:
-            action(fx)
-        self._changed(conv, fx)
-        if any(closes for _, closes in plan):
-            return "OK Conversation resolved successfully"
-        return "OK Conversation updated successfully"
+    # -- participants, skills, closing (the primitives fields.py and the agent side use) ------
 
-    def _field_action(
-        self, actor: Actor, conv: Conversation, f: dict[str, Any], index: int
-    ) -> tuple[Callable[[Effects], None], bool]:
-        """The validated change of one field, and whether it closes the conversation."""
-        where = f"$.body.conversationField[{index}]"
-        name = f.get("field")
-        by = "CONSUMER" if actor.is_consumer else ("AGENT" if actor.role != "SYSTEM" else "SYSTEM")
-        if name in ("ConversationStateField", "Stage"):
-            if f.get("conversationState") != CLOSE:
-                raise errors.InvalidRequest(
-                    f"conversationState {f.get('conversationState')!r} is not supported "
-                    "(the only documented value is 'CLOSE')",
-                    where=f"{where}.conversationState",
-                )
-            if not conv.is_open:
-                raise errors.RequestFailed("Bad Request, Conversation is close")
-            return (lambda fx: self._close(conv, by, None, fx)), True
-        if name == "DialogChange":
-            dialog_info = f.get("dialog") or {}
-            dialog = conv.dialog(str(dialog_info.get("dialogId")))
-            if dialog is None:
-                raise errors.ConversationNotFound(
-                    f"dialog {dialog_info.get('dialogId')!r} is not part of "
-                    f"conversation {conv.conv_id!r}",
-                    where=f"{where}.dialog.dialogId",
-                )
-            if dialog_info.get("state") not in (None, CLOSE):
-                raise errors.InvalidRequest(
-                    f"dialog state {dialog_info.get('state')!r} is not supported (only 'CLOSE')",
-                    where=f"{where}.dialog.state",
-                )
-            if dialog.state == CLOSE:
-                raise errors.RequestFailed("Bad Request, Conversation is close")
-            cause = dialog_info.get("closedCause")
-            return (lambda fx: self._close(conv, by, str(cause) if cause else None, fx)), True
-        if name == "CSATRate":
-            csat = {
-                k: f[k]
-                for k in ("field", "csatRate", "csatResolutionConfirmation", "status")
-                if k in f
-            }
-            return (lambda fx: setattr(conv, "csat", csat)), False
-        if name == "TTRField":
-            ttr = (str(f["ttrType"]), int(f["value"]))
-            return (lambda fx: _set_ttr(conv, ttr)), False
-        if actor.is_consumer:
-            raise errors.Forbidden(
-                f"conversationField {name!r} is for agents; a consumer may send "
-                "ConversationStateField, Stage, DialogChange, CSATRate and TTRField",
-                where=f"{where}.field",
-                title="Forbidden",
-            )
-        if name == "Skill":
-            return (lambda fx: self._transfer(conv, str(f["skill"]))), False
-        if name == "ParticipantsChange":
-            return self._participants_action(conv, f, where), False
-        if name == "ManualETTR":
-            return (lambda fx: None), False
-        raise errors.InvalidRequest(
-            f"conversationField {name!r} is not supported", where=f"{where}.field"
-        )
-
-    def _participants_action(
-        self, conv: Conversation, f: dict[str, Any], where: str
-    ) -> Callable[[Effects], None]:
-        change, role = f.get("type"), str(f.get("role"))
-        user = f.get("userId")
-        if change == "ADD":
-            agent = self.agent(conv.account, str(user) if user else None)
-            return lambda fx: self._add_participant(conv, agent.pid, role)
-        if change == "REMOVE":
-            target = str(user) if user else conv.assigned_agent()
-            if target is None or conv.participant(target) is None:
-                raise errors.RequestFailed("Agent does not exist in conversation", where=where)
-            return lambda fx: self._remove_participant(conv, target)
-        raise errors.InvalidRequest(
-            f"ParticipantsChange type {change!r} is not supported", where=f"{where}.type"
-        )
-
-    def _add_participant(self, conv: Conversation, pid: str, role: str) -> None:
+    def add_participant(self, conv: Conversation, pid: str, role: str) -> None:
+        """``pid`` joins as ``role`` (a suggestion for it becomes an active participant)."""
         if conv.participant(pid) is None:
             conv.participants.insert(0, Participant(pid, role))
+        now = self.clock.now_ms()
         for d in conv.dialogs:
-            if d.state == OPEN and all(p.id != pid for p in d.participants):
+            if d.state != OPEN:
+                continue
+            d.participants = [p for p in d.participants if p.id != pid or p.state != SUGGESTED]
+            if all(p.id != pid for p in d.participants):
                 d.participants.append(Participant(pid, role))
-                d.meta_ts = self.clock.now_ms()
+                d.meta_ts = now
 
-    def _remove_participant(self, conv: Conversation, pid: str) -> None:
+    def remove_participant(self, conv: Conversation, pid: str) -> None:
         conv.participants = [p for p in conv.participants if p.id != pid]
         for d in conv.dialogs:
             d.participants = [p for p in d.participants if p.id != pid]
 
-    def _transfer(self, conv: Conversation, skill: str) -> None:
+    def suggest_agent(self, conv: Conversation, pid: str) -> None:
+        """A transfer to an agent: the assigned agent leaves, and ``pid`` is the SUGGESTED
+        assigned agent of the open dialogs until it accepts its ring (node-agent-sdk README,
+        "Transfer to Agent"): it shows in ``participantsDetails`` only."""
+        current = conv.assigned_agent()
+        if current is not None:
+            self.remove_participant(conv, current)
+        for d in conv.dialogs:
+            if d.state == OPEN:
+                d.participants = [p for p in d.participants if p.state != SUGGESTED]
+                d.participants.append(Participant(pid, ASSIGNED_AGENT, SUGGESTED))
+                d.meta_ts = self.clock.now_ms()
+
+    def move_to_skill(self, conv: Conversation, skill: str) -> None:
+        """Back to the queue of ``skill``: the assigned agent leaves."""
         conv.skill_id = skill
         agent = conv.assigned_agent()
         if agent is not None:
-            self._remove_participant(conv, agent)
+            self.remove_participant(conv, agent)
 
-    def _close(self, conv: Conversation, by: str, cause: str | None, fx: Effects) -> None:
+    def close_now(self, conv: Conversation, by: str, cause: str | None) -> None:
+        """Close every open dialog and the conversation (listeners hear it from the caller)."""
         now = self.clock.now_ms()
         for d in conv.dialogs:
             if d.state == OPEN:
@@ -471,9 +414,9 @@ class Engine:
         if current == agent.pid:
             return agent
         if current is not None:
-            self._remove_participant(conv, current)
-        self._add_participant(conv, agent.pid, ASSIGNED_AGENT)
-        self._changed(conv, fx)
+            self.remove_participant(conv, current)
+        self.add_participant(conv, agent.pid, ASSIGNED_AGENT)
+        self.changed(conv, fx)
         return agent
 
     def agent_publish(
@@ -508,18 +451,25 @@ class Engine:
         """Close a conversation as ``CONSUMER``, ``AGENT`` or ``SYSTEM``."""
         if not conv.is_open:
             raise errors.RequestFailed("Bad Request, Conversation is close")
-        self._close(conv, by, None, fx)
-        self._changed(conv, fx)
+        self.close_now(conv, by, None)
+        self.changed(conv, fx)
 
     def transfer(self, conv: Conversation, skill: str, fx: Effects) -> None:
-        self._transfer(conv, skill)
-        self._changed(conv, fx)
+        self.move_to_skill(conv, skill)
+        self.changed(conv, fx)
 
-    def expire_tokens(self, account: str, consumer_id: str | None, fx: Effects) -> int:
-        infos = self.tokens.expire(account, consumer_id)
+    def expire_tokens(self, account: str, subject: str | None, fx: Effects) -> int:
+        """Revoke every token issued on ``account`` (or to one consumer or agent of it)."""
+        infos = self.tokens.expire(account, subject)
+        self.revoke(account, infos, fx)
+        return len(infos)
+
+    def revoke(self, account: str, infos: list[TokenInfo], fx: Effects) -> None:
+        """These tokens stop working now; listeners close what used them (4401 / 4407)."""
+        for info in infos:
+            info.revoked = True
         for listener in self.listeners:
             listener.on_tokens_expired(account, infos, fx)
-        return len(infos)
 
     def reset(self, account: str | None = None) -> None:
         if account is None:
@@ -532,7 +482,3 @@ class Engine:
         self.files.reset(account)
         for listener in self.listeners:
             listener.on_reset(account)
-
-
-def _set_ttr(conv: Conversation, ttr: tuple[str, int]) -> None:
-    conv.ttr_type, conv.ttr_value = ttr

@@ -19,6 +19,9 @@ MANAGER = "MANAGER"
 READER = "READER"
 CONTROLLER = "CONTROLLER"
 
+ACTIVE = "ACTIVE"  # participant states (a transfer to an agent makes it SUGGESTED first)
+SUGGESTED = "SUGGESTED"
+
 SEQUENCED_EVENTS = frozenset({"ContentEvent", "RichContentEvent", "AcceptStatusEvent"})
 
 # Documented TTR names -> seconds (protocol.md §8; the default PRIORITIZED/600 is what the
@@ -31,7 +34,7 @@ DEFAULT_TTR = ("PRIORITIZED", 600)
 class Participant:
     id: str
     role: str
-    state: str = "ACTIVE"
+    state: str = ACTIVE
 
 
 @dataclass(slots=True)
@@ -133,16 +136,37 @@ class Consumer:
 
 @dataclass(slots=True)
 class Agent:
-    """An agent: a PID (UUID, v3 notifications) and a legacy id ``<account>.<userId>``."""
+    """An agent: a PID (UUID, v3 notifications) and a legacy id ``<account>.<userId>``.
+
+    Agents who log in (Login Service) have a ``login_name``; the control API's and the
+    simulated agent have none. ``role`` is the agent's profile: AGENT, or MANAGER (may join any
+    conversation of the account as a manager, and act on it)."""
 
     account: str
     pid: str
     user_id: str
     nickname: str = "mockle agent"
+    login_name: str | None = None
+    role: str = "AGENT"
+    full_name: str | None = None
+    employee_id: str | None = None
+    picture_url: str | None = None
+    skills: frozenset[str] = frozenset()  # empty: every skill
+    max_conversations: int | None = None  # None: no limit
+    credentials: dict[str, str] = field(default_factory=dict)  # what strict login checks
+    defined: bool = False  # defined in advance (--agents, POST /_mockle/agents)
+    simulated: bool = False  # the simulated agent (echo / script)
 
     @property
     def legacy_id(self) -> str:
         return f"{self.account}.{self.user_id}"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == MANAGER
+
+    def has_skill(self, skill: str) -> bool:
+        return not self.skills or skill in self.skills or skill in ("-1", "")
 
 
 @dataclass(slots=True)
@@ -152,4 +176,5 @@ class Account:
     conversations: dict[str, Conversation] = field(default_factory=dict)
     dialogs: dict[str, Conversation] = field(default_factory=dict)  # dialog id -> conversation
     agents: dict[str, Agent] = field(default_factory=dict)  # pid -> agent
+    logins: dict[str, Agent] = field(default_factory=dict)  # login name -> agent
     controller_id: str | None = None

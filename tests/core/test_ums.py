@@ -460,7 +460,7 @@ def test_open_only_subscription_gets_delete_when_the_conversation_closes(
     assert change["result"]["conversationDetails"]["closeReason"] == "AGENT"
     # a later change of a conversation it no longer lists is not sent
     fx = Effects()
-    engine._changed(engine.conversation(ACCOUNT, conv_id), fx)
+    engine.changed(engine.conversation(ACCOUNT, conv_id), fx)
     world.deliver(fx)
     assert sock.take() == []
 
