@@ -9,6 +9,11 @@ and/or a close. Steps never run inside the consumer's call: each is an
 each step schedules the next. The steps of one conversation form one queue, so answers to
 several quick messages never interleave.
 
+Real agents come first: a conversation whose assigned agent logged in (an SDK bot, the
+Workspace) is theirs, and an unassigned one is left to routing while a real agent could take it
+(``defer``, :meth:`mockle.core.routing.Routing.available_for`). The simulated agent answers the
+rest: unassigned conversations nobody could take, and those assigned to a control-API agent.
+
 Modes: ``echo`` answers every message with ``echo: <text>``; ``manual`` does nothing (the
 control API drives the agent). A script (YAML or JSON, schema ``control/agentScript.json``) adds
 rules that are tried first; in ``manual`` mode an unmatched message gets no answer.
@@ -55,8 +60,11 @@ class SimulatedAgent(Listener):
         mode: str = "echo",
         delay_ms: int = 200,
         script: AgentScript | None = None,
+        *,
+        defer: Callable[[Conversation], bool] | None = None,
     ) -> None:
         self.engine = engine
+        self.defer = defer
         self.mode = mode
         self.delay_ms = delay_ms
         self.script = script
@@ -77,11 +85,21 @@ class SimulatedAgent(Listener):
             return
         if dialog.dialog_type != "MAIN":  # e.g. a post-conversation survey: not the agent's
             return
+        if not self._answers(conv):
+            return
         text = text_of(ev.change["event"])
         rule = self.rule_for(text)
         if rule is None:
             return
         self._enqueue(conv, self._plan(conv, ev, rule, text), fx)
+
+    def _answers(self, conv: Conversation) -> bool:
+        """Whether the conversation is the simulated agent's to answer (see the module)."""
+        pid = conv.assigned_agent()
+        if pid is None:
+            return self.defer is None or not self.defer(conv)
+        agent = self.engine.account(conv.account).agents.get(pid)
+        return agent is None or agent.login_name is None
 
     def on_reset(self, account: str | None) -> None:
         if account is None:
@@ -145,6 +163,8 @@ class SimulatedAgent(Listener):
             conv = self.engine.conversation(*key)
             if not conv.is_open:
                 raise errors.RequestFailed("the conversation closed")
+            if not self._answers(conv):
+                raise errors.RequestFailed("a real agent took the conversation")
             step(conv, fx)
         except errors.MockleError:  # the conversation closed or vanished: drop the rest
             queue.clear()

@@ -14,7 +14,7 @@ from mockle.core import errors, fields
 from mockle.core.dialects import Dialect, Op
 from mockle.core.effects import Actor, Effects
 from mockle.core.engine import Engine
-from mockle.core.model import CONSUMER, Conversation, Dialog
+from mockle.core.model import CONSUMER, Consumer, Conversation, Dialog
 from mockle.core.requests import Request
 from mockle.core.sessions import ExSubscription, Session, merge_properties
 from mockle.core.subscriptions import Subscriptions
@@ -58,6 +58,12 @@ def ex_subscription(sub_id: str, session: Session, req: Request, **scope: Any) -
         legacy=session.v2 and req.dialect is Dialect.AMS,
         **scope,
     )
+
+
+def consumer_profile(consumer: Consumer) -> dict[str, Any]:
+    """A consumer's ``GetUserProfile`` answer: what SetUserProfile stored, with its id."""
+    profile = consumer.profile
+    return {**profile, "userId": profile.get("userId") or consumer.consumer_id}
 
 
 def from_sequence(body: dict[str, Any], *names: str) -> int:
@@ -147,8 +153,7 @@ class ConsumerRequests:
                 where="$.body",
                 title="Forbidden",
             )
-        profile = self.engine.consumer(session.info).profile
-        return {**profile, "userId": profile.get("userId") or me}
+        return consumer_profile(self.engine.consumer(session.info))
 
     # -- messaging events ---------------------------------------------------------------------
 

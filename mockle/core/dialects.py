@@ -26,6 +26,13 @@ class Op(enum.Enum):
     GET_USER_PROFILE = "GetUserProfile"
     GENERATE_UPLOAD_URL = "GenerateURLForUploadFile"
     GENERATE_DOWNLOAD_URL = "GenerateURLForDownloadFile"
+    # agent side (protocol.md §9.3, agent-sdk.md §5)
+    SET_AGENT_STATE = "SetAgentState"
+    SUBSCRIBE_ROUTING_TASKS = "SubscribeRoutingTasks"
+    UPDATE_ROUTING_TASK_SUBSCRIPTION = "UpdateRoutingTaskSubscription"
+    UPDATE_RING_STATE = "UpdateRingState"
+    SUBSCRIBE_AGENTS_STATE = "SubscribeAgentsState"
+    AGENT_REQUEST_CONVERSATION = "AgentRequestConversation"
 
 
 class Dialect(enum.Enum):
@@ -73,6 +80,24 @@ _SPELLINGS: dict[Op, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("ms.GenerateURLForDownloadFile",),
         (".ams.ms.GenerateURLForDownloadFile",),
     ),
+    Op.SET_AGENT_STATE: (("routing.SetAgentState",), (".ams.routing.SetAgentState",)),
+    Op.SUBSCRIBE_ROUTING_TASKS: (
+        ("routing.SubscribeRoutingTasks",),
+        (".ams.routing.SubscribeRoutingTasks",),
+    ),
+    Op.UPDATE_ROUTING_TASK_SUBSCRIPTION: (
+        ("routing.UpdateRoutingTaskSubscription",),
+        (".ams.routing.UpdateRoutingTaskSubscription",),
+    ),
+    Op.UPDATE_RING_STATE: (("routing.UpdateRingState",), (".ams.routing.UpdateRingState",)),
+    Op.SUBSCRIBE_AGENTS_STATE: (
+        ("routing.SubscribeAgentsState",),
+        (".ams.routing.SubscribeAgentsState",),
+    ),
+    Op.AGENT_REQUEST_CONVERSATION: (
+        ("cm.AgentRequestConversation",),
+        (".ams.cm.AgentRequestConversation",),
+    ),
 }
 
 TYPES: dict[str, tuple[Op, Dialect]] = {}
@@ -85,6 +110,7 @@ for _op, (_short, _ams) in _SPELLINGS.items():
 # Response `type` per operation and dialect (protocol.md §3.7). Operations answering a
 # plain string use the string-response type.
 STRING_RESPONSE = {Dialect.SHORT: "StringResponse", Dialect.AMS: ".ReqBody$StringResp"}
+_GENERIC_SUBSCRIBE = ("GenericSubscribeResponse", ".ams.GenericSubscribe$Response")
 _RESPONSES: dict[Op, tuple[str, str]] = {
     Op.GET_CLOCK: ("GetClockResponse", ".GetClock$Response"),
     Op.REQUEST_CONVERSATION: (
@@ -92,7 +118,7 @@ _RESPONSES: dict[Op, tuple[str, str]] = {
         ".ams.cm.types.RequestConversation$Response",
     ),
     Op.PUBLISH_EVENT: ("ms.PublishEventResponse", ".ams.ms.PublishEvent$Response"),
-    Op.SUBSCRIBE_MESSAGING_EVENTS: ("GenericSubscribeResponse", ".ams.GenericSubscribe$Response"),
+    Op.SUBSCRIBE_MESSAGING_EVENTS: _GENERIC_SUBSCRIBE,
     Op.QUERY_MESSAGES: ("ms.QueryMessagesResponse", ".ams.ms.QueryMessages$Response"),
     Op.SUBSCRIBE_EX_CONVERSATIONS: (
         "cqm.SubscribeExConversationsResponse",
@@ -103,6 +129,13 @@ _RESPONSES: dict[Op, tuple[str, str]] = {
         ".ams.userprofile.GetUserProfile$Response",
     ),
     Op.GENERATE_UPLOAD_URL: ("ms.GenerateURLResponse", ".ams.ms.GenerateURLForUploadFile$Response"),
+    Op.SUBSCRIBE_ROUTING_TASKS: _GENERIC_SUBSCRIBE,
+    Op.UPDATE_ROUTING_TASK_SUBSCRIPTION: _GENERIC_SUBSCRIBE,
+    Op.SUBSCRIBE_AGENTS_STATE: _GENERIC_SUBSCRIBE,
+    Op.AGENT_REQUEST_CONVERSATION: (
+        "cm.RequestConversationResponse",
+        ".ams.cm.types.RequestConversation$Response",
+    ),
     Op.GENERATE_DOWNLOAD_URL: (
         "ms.GenerateURLResponse",
         ".ams.ms.GenerateURLForDownloadFile$Response",
@@ -119,8 +152,17 @@ CONVERSATION_NOTIFICATION = {
     Dialect.AMS: ".ams.aam.ExConversationChangeNotification",
 }
 ONLINE_EVENT_DISTRIBUTION = ".ams.ms.OnlineEventDistribution"
+ROUTING_TASK_NOTIFICATION = {
+    Dialect.SHORT: "routing.RoutingTaskNotification",
+    Dialect.AMS: ".ams.routing.RoutingTaskNotification",
+}
+AGENT_STATE_NOTIFICATION = {
+    Dialect.SHORT: "routing.AgentStateNotification",
+    Dialect.AMS: ".ams.routing.AgentStateNotification",
+}
 
-ACCEPTED_CODE: dict[Op, int] = {}  # filled with the agent-side routing operations
+# The routing updates the docs answer with 202 (DC-id agent-int-getting-started).
+ACCEPTED_CODE: dict[Op, int] = {Op.SET_AGENT_STATE: 202, Op.UPDATE_RING_STATE: 202}
 
 
 def lookup(type_name: str) -> tuple[Op, Dialect] | None:

@@ -30,6 +30,10 @@ class CoreConfig:
     agent_mode: str = "echo"  # the simulated agent: "echo" or "manual"
     agent_delay_ms: int = 200
     agent_script: AgentScript | None = None
+    agent_definitions: tuple[Any, ...] = ()  # --agents FILE: re-applied after each reset
+    strict_agents: bool = False
+    agent_session_ttl_s: int = 28_800  # the Login Service's sessionTTl (8 h)
+    ring_timeout_ms: int = 60_000
 
 
 @dataclass(slots=True)

@@ -199,8 +199,11 @@ class Engine:
         *,
         client_properties: dict[str, Any] | None = None,
         channel: str = "connector",
+        agent_id: str | None = None,
     ) -> Conversation:
-        """Open a conversation for ``consumer`` (``cm.ConsumerRequestConversation``)."""
+        """Open a conversation for ``consumer`` (``cm.ConsumerRequestConversation``); with
+        ``agent_id`` that agent is its assigned agent from the start (an agent's proactive
+        ``AgentRequestConversation``)."""
         if consumer.open_conversation is not None:
             raise errors.RequestFailed(
                 "Consumer request conversation failed: User "
@@ -227,6 +230,8 @@ class Engine:
         acc.conversations[conv_id] = conv
         acc.dialogs[conv_id] = conv
         consumer.open_conversation = conv_id
+        if agent_id is not None:
+            self.add_participant(conv, agent_id, ASSIGNED_AGENT)
         self.changed(conv, fx)
         return conv
 

@@ -30,6 +30,12 @@ REQUEST_SCHEMAS: dict[Op, str] = {
     Op.GET_USER_PROFILE: "userprofile/getUserProfile.json",
     Op.GENERATE_UPLOAD_URL: "ms/generateURLForUploadFile.json",
     Op.GENERATE_DOWNLOAD_URL: "ms/generateURLForDownloadFile.json",
+    Op.SET_AGENT_STATE: "routing/setAgentState.json",
+    Op.SUBSCRIBE_ROUTING_TASKS: "routing/subscribeRoutingTasks.json",
+    Op.UPDATE_ROUTING_TASK_SUBSCRIPTION: "routing/updateRoutingTaskSubscription.json",
+    Op.UPDATE_RING_STATE: "routing/updateRingState.json",
+    Op.SUBSCRIBE_AGENTS_STATE: "routing/subscribeAgentsState.json",
+    Op.AGENT_REQUEST_CONVERSATION: "cm/agentRequestConversation.json",
 }
 
 ENVELOPE_SCHEMA = "infra/request.json"

@@ -135,6 +135,8 @@ class Ums(Listener):
         self.auth_timeout_s = auth_timeout_s
         self._counter = 0
         self.bugs = 0  # frames that hit an unexpected exception (should stay 0)
+        # told when a socket is gone, after its subscriptions (e.g. routing re-rings)
+        self.departures: list[Callable[[Session, Effects], None]] = []
 
     @property
     def sessions(self) -> dict[str, Session]:
@@ -183,10 +185,15 @@ class Ums(Listener):
         except errors.MockleError as exc:
             self.close(session, CloseCode.FRESH_TOKEN, exc.details, fx)
 
-    def closed(self, session: Session) -> None:
-        """The socket is gone: forget the session and its subscriptions."""
+    def closed(self, session: Session) -> Effects:
+        """The socket is gone: forget the session and its subscriptions; what that causes
+        (an agent's waiting rings go to another agent)."""
         session.closing = True
         self.subscriptions.detach(session)
+        fx = Effects()
+        for departure in self.departures:
+            departure(session, fx)
+        return fx
 
     def auth_timeout(self, session: Session) -> Effects:
         """The InitConnection window is over: close 4401 unless the socket authenticated."""

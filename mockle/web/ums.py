@@ -71,7 +71,7 @@ async def _serve(
         await sock.run()
     finally:
         runtime.hub.unregister(session.id)
-        world.ums.closed(session)
+        runtime.hub.dispatch(world.ums.closed(session))
         runtime.sockets.discard(sock)
         sock.finished.set()
     return ws
