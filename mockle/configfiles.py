@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mockle.core import errors
+from mockle.core import agents, errors
 from mockle.core.agent_script import AgentScript, load_script
 from mockle.core.jsondoc import load_json_or_yaml
 from mockle.settings import ConfigError
@@ -35,3 +35,15 @@ def read_script(path: Path) -> AgentScript:
         return load_script(raw)
     except errors.InvalidRequest as exc:
         raise ConfigError(f"agent script {path}: {exc.message}") from None
+
+
+def read_agents(paths: list[Path]) -> tuple[dict[str, Any], ...]:
+    """``--agents FILE`` (repeatable): every agent definition, checked against its schema."""
+    out: list[dict[str, Any]] = []
+    for path in paths:
+        doc = load_document(path, "agents file")
+        try:
+            out.extend(agents.definitions(doc))
+        except errors.InvalidRequest as exc:
+            raise ConfigError(f"agents file {path}: {exc.message}") from None
+    return tuple(out)

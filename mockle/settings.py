@@ -73,6 +73,22 @@ class Settings(BaseModel):
     agent_delay_ms: int = Field(
         200, ge=0, description="delay between the simulated agent's steps, in ms"
     )
+    agents: list[Path] = Field(
+        default_factory=list,
+        description="agents who may log in (YAML or JSON: loginName, password, nickname, role "
+        "AGENT/MANAGER, skills, maxConversations); repeatable",
+    )
+    strict_agents: bool = Field(
+        False,
+        description="accept only agents defined in advance (--agents or POST /_mockle/agents) "
+        "at the Login Service",
+    )
+    agent_session_ttl: int = Field(
+        28_800, ge=1, description="Login Service session lifetime in seconds (refresh extends it)"
+    )
+    ring_timeout: float = Field(
+        60.0, gt=0, description="seconds a ring waits for UpdateRingState before the next agent"
+    )
     auto_messages: list[str] = Field(
         default_factory=lambda: ["Welcome! An agent will be with you shortly."],
         description="texts published when AUTO_MESSAGES applies; repeatable",

@@ -34,12 +34,21 @@ from mockle.core import errors, render
 from mockle.core.closecodes import check_sendable
 from mockle.core.dialects import lookup
 
-REST_TARGETS = ("csds", "sentinel", "idp", "conversation", "send")
+REST_TARGETS = ("csds", "sentinel", "idp", "login", "conversation", "send")
 WS_TARGETS = ("ws_connect", "ws_request")
 TARGETS = (*REST_TARGETS, *WS_TARGETS, "webhook", "*")
 
 Target = Literal[
-    "csds", "sentinel", "idp", "conversation", "send", "ws_connect", "ws_request", "webhook", "*"
+    "csds",
+    "sentinel",
+    "idp",
+    "login",
+    "conversation",
+    "send",
+    "ws_connect",
+    "ws_request",
+    "webhook",
+    "*",
 ]
 
 
@@ -48,6 +57,7 @@ class FaultMatch(BaseModel):
 
     account: str | None = None
     consumer_id: str | None = None
+    agent_id: str | None = None  # an agent's PID (userPid): its agent socket
     conversation_id: str | None = None
     type: str | None = None
 
@@ -170,6 +180,14 @@ def default_body(target: str, status: int) -> Any:
     if target == "sentinel":
         error = "invalid_client" if status == 401 else "server_error"
         return {"error": error, "error_description": f"{_phrase(status)} (injected fault)"}
+    if target == "login":  # the Login Service's error body (its time is left out)
+        return {
+            "error": {
+                "message": f"{_phrase(status)} (injected fault)",
+                "internalCode": status,
+                "responseStatus": _phrase(status).upper().replace(" ", "_"),
+            }
+        }
     if status == 401:
         return render.error_envelope(
             401, "Invalid AppJWT", "AppJWT has expired or is invalid (injected fault)", 40102
@@ -293,12 +311,13 @@ class FaultPlan:
         consumer_id: str | None = None,
         conversation_id: str | None = None,
         type: str | Sequence[str] | None = None,
+        agent_id: str | None = None,
     ) -> Fault | None:
         """The first live fault that applies (and fires now); it counts as fired."""
         if not self._armed:
             return None
         for fault in self._candidates(target, account):
-            if not _applies(fault, account, consumer_id, conversation_id, type):
+            if not _applies(fault, account, consumer_id, conversation_id, type, agent_id):
                 continue
             if fault.rng is not None and fault.rng.random() >= (fault.spec.probability or 1.0):
                 continue
@@ -315,6 +334,7 @@ def _applies(
     consumer_id: str | None,
     conversation_id: str | None,
     type_: str | Sequence[str] | None,
+    agent_id: str | None = None,
 ) -> bool:
     m = fault.spec.match
     if m is None:
@@ -322,6 +342,8 @@ def _applies(
     if m.account is not None and m.account != account:
         return False
     if m.consumer_id is not None and m.consumer_id != consumer_id:
+        return False
+    if m.agent_id is not None and m.agent_id != agent_id:
         return False
     if m.conversation_id is not None and m.conversation_id != conversation_id:
         return False

@@ -1,10 +1,13 @@
 """Control routes that act on identities and live sockets, and the admin token.
 
-* ``POST /_mockle/tokens/expire`` ``{"account", "consumer_id"?, "ext_consumer_id"?}``: every
-  token issued so far (to that consumer) stops working now: REST calls get 401 (40102 for an
-  AppJWT, 40103 for a ConsumerJWS) and open sockets close (4401; 4407 for signup identities).
-* ``POST /_mockle/connections/close`` ``{"account", "consumer_id"?, "code", "reason"?}``:
-  closes the live WebSockets of an account (or of one consumer) now.
+* ``POST /_mockle/tokens/expire`` ``{"account", "consumer_id"?, "ext_consumer_id"?,
+  "agent_id"?}``: every token issued so far (to that consumer, or that agent's login bearers)
+  stops working now: REST calls get 401 (40102 for an AppJWT, 40103 for a ConsumerJWS) and open
+  sockets close (4401; 4407 for signup identities).
+* ``POST /_mockle/connections/close`` ``{"account", "consumer_id"?, "agent_id"?, "code",
+  "reason"?}``: closes the live WebSockets of an account (or of one consumer or agent) now.
+
+``agent_id`` is an agent's PID (``userPid``) or legacy id (``<account>.<userId>``).
 * With ``--admin-token`` set, every ``/_mockle/*`` route but ``/_mockle/health`` requires
   ``Authorization: Bearer <token>``.
 """
@@ -54,6 +57,7 @@ class ExpireTokens(BaseModel):
     account: str = Field(min_length=1)
     consumer_id: str | None = None
     ext_consumer_id: str | None = None
+    agent_id: str | None = None
 
 
 class CloseConnections(BaseModel):
@@ -61,6 +65,7 @@ class CloseConnections(BaseModel):
 
     account: str = Field(min_length=1)
     consumer_id: str | None = None
+    agent_id: str | None = None
     code: int = Field(ge=1000, le=4999)
     reason: str = Field("closed through the control API", max_length=120)
 
@@ -76,6 +81,13 @@ async def expire_tokens(request: web.Request) -> web.Response:
     consumer = body.consumer_id
     if consumer is None and body.ext_consumer_id is not None:
         consumer = lp_consumer_id(body.account, body.ext_consumer_id)
+    if consumer is None and body.agent_id is not None:
+        agent = runtime.engine.find_agent(body.account, body.agent_id)
+        if agent is None:
+            return error_response(
+                404, "Not Found", f"no agent {body.agent_id!r} on account {body.account}"
+            )
+        consumer = agent.pid
     fx = Effects()
     count = runtime.engine.expire_tokens(body.account, consumer, fx)
     runtime.hub.dispatch(fx)
@@ -88,11 +100,13 @@ async def close_connections(request: web.Request) -> web.Response:
         body: CloseConnections = await read_model(request, CloseConnections)
     except errors.MockleError as exc:
         return error_of(exc)
+    agent = runtime.engine.find_agent(body.account, body.agent_id) if body.agent_id else None
     hit = [
         sock
         for sock in runtime.sockets
         if sock.session.account == body.account
         and (body.consumer_id is None or sock.session.consumer_id == body.consumer_id)
+        and (body.agent_id is None or (agent is not None and sock.session.agent_id == agent.pid))
     ]
     for sock in hit:
         sock.close(body.code, body.reason)

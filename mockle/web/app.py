@@ -13,13 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
-from mockle.configfiles import load_document, read_script
+from mockle.configfiles import load_document, read_agents, read_script
 from mockle.core.clock import Clock, Ids, SystemClock
 from mockle.core.effects import CoreConfig
 from mockle.core.tokens import TokenService, load_key
 from mockle.core.world import World
 from mockle.settings import Settings
-from mockle.web import admin, control, faults, inspect, rest, ums
+from mockle.web import admin, control, faults, inspect, login, rest, ums
 from mockle.web import journal as journal_module
 from mockle.web.admin import admin_middleware
 from mockle.web.control import install_startup_apps
@@ -47,6 +47,10 @@ def core_config(settings: Settings) -> CoreConfig:
         agent_mode=settings.agent,
         agent_delay_ms=settings.agent_delay_ms,
         agent_script=read_script(settings.agent_script) if settings.agent_script else None,
+        agent_definitions=read_agents(settings.agents),
+        strict_agents=settings.strict_agents,
+        agent_session_ttl_s=settings.agent_session_ttl,
+        ring_timeout_ms=round(settings.ring_timeout * 1000),
     )
 
 
@@ -104,7 +108,7 @@ def create_app(settings: Settings | None = None, world: World | None = None) -> 
     app = web.Application(client_max_size=settings.max_body_size, middlewares=middlewares)
     app[RUNTIME] = runtime
     rest.setup(app)  # first: the hot routes resolve first
-    for module in (control, admin, inspect, faults, ums):
+    for module in (login, control, admin, inspect, faults, ums):
         module.setup(app)
     app.cleanup_ctx.append(webhooks.context)
 

@@ -1,11 +1,11 @@
 """The control API under ``/_mockle/``: a public contract (documented in docs/control-api.md).
 
-Routes here: health, reset, app installation, conversations (list, detail, agent join and
-publish, close, transfer). The journal, the long-poll on a conversation and the webhook delivery
-log are in :mod:`mockle.web.inspect`. Bodies are JSON objects checked by
-pydantic models (unknown fields are refused: a typo must not be silently ignored); a bad body
-answers 400 naming the field, an unknown conversation 404, a closed one 400. Errors use the
-same ``.ReqBody$ErrorResp`` envelope as the rest of mockle.
+Routes here: health, reset, app installation, agent definitions (``/_mockle/agents``),
+conversations (list, detail, agent join and publish, close, transfer). The journal, the long-poll
+on a conversation and the webhook delivery log are in :mod:`mockle.web.inspect`. Bodies are JSON
+objects checked by pydantic models (unknown fields are refused: a typo must not be silently
+ignored); a bad body answers 400 naming the field, an unknown conversation 404, a closed one 400.
+Errors use the same ``.ReqBody$ErrorResp`` envelope as the rest of mockle.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mockle.core import errors, render
+from mockle.core import agents, errors, render
 from mockle.core.apps import App, app_from_manifest
 from mockle.core.effects import Effects
 from mockle.core.engine import Engine
@@ -270,6 +270,48 @@ def install_startup_apps(runtime: Runtime, manifests: list[tuple[str, Any]]) -> 
             raise ConfigError(f"app manifest {path}: {exc.message}") from None
 
 
+# -- agents -----------------------------------------------------------------------------
+
+
+def agent_json(runtime: Runtime, agent: Any) -> dict[str, Any]:
+    world = runtime.world
+    online = bool(world.subscriptions.of(agent.account, agent.pid))
+    return {
+        **agents.as_json(agent),
+        "availability": world.routing.availability(agent.account, agent.pid),
+        "connected": online,
+    }
+
+
+async def post_agents(request: web.Request) -> web.Response:
+    """One definition or a list of them (``control/agentDefinition.json``); all or nothing."""
+    runtime = request.app[RUNTIME]
+    try:
+        doc = await read_json(request)
+        docs = doc if isinstance(doc, list) else [doc]
+        for i, one in enumerate(docs):  # check every one before defining any
+            SchemaSet.default().validate(agents.DEFINITION_SCHEMA, one, prefix=f"$[{i}]")
+        made = [agents.define(runtime.engine, one, prefix=f"$[{i}]") for i, one in enumerate(docs)]
+    except errors.MockleError as exc:
+        return error_of(exc)
+    return json_response({"agents": [agent_json(runtime, a) for a in made]}, 201)
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    found = agents.logins(runtime.engine, request.query.get("account") or None)
+    return json_response({"agents": [agent_json(runtime, a) for a in found]})
+
+
+async def delete_agent(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    account, login = request.match_info["account"], request.match_info["login"]
+    agent = agents.remove(runtime.engine, account, login)
+    if agent is None:
+        return error_response(404, "Not Found", f"no agent {login!r} on account {account}")
+    return json_response({"deleted": agents.as_json(agent)})
+
+
 # -- reset and health -----------------------------------------------------------------
 
 
@@ -296,6 +338,9 @@ def setup(app: web.Application) -> None:
     r.add_post("/_mockle/reset", reset)
     r.add_post("/_mockle/apps", post_app)
     r.add_get("/_mockle/apps", list_apps)
+    r.add_post("/_mockle/agents", post_agents)
+    r.add_get("/_mockle/agents", list_agents)
+    r.add_delete("/_mockle/agents/{account}/{login}", delete_agent)
     r.add_get("/_mockle/conversations", list_conversations)
     r.add_get("/_mockle/conversations/{id}", get_conversation)
     r.add_post("/_mockle/conversations/{id}/agent/join", join_agent)

@@ -1,9 +1,9 @@
 """Fault injection over HTTP: the ``/_mockle/faults`` routes and the middleware that applies them.
 
-REST targets (``csds``, ``sentinel``, ``idp``, ``conversation``, ``send``) and ``ws_connect`` are
-applied here, before the handler runs: a ``delay_ms`` first, then ``status`` (answered instead of
-the handler), ``drop`` (the TCP connection is aborted, nothing is written) or, for
-``ws_connect``, ``close_code`` (the socket is accepted and closed at once). ``ws_request`` and
+REST targets (``csds``, ``sentinel``, ``idp``, ``login``, ``conversation``, ``send``) and
+``ws_connect`` are applied here, before the handler runs: a ``delay_ms`` first, then ``status``
+(answered instead of the handler), ``drop`` (the TCP connection is aborted, nothing is written) or,
+for ``ws_connect``, ``close_code`` (the socket is accepted and closed at once). ``ws_request`` and
 ``webhook`` faults are applied by the socket hooks and the webhook worker, from the same plan
 (``runtime.world.faults``).
 
@@ -30,7 +30,9 @@ from mockle.web.journal import Dropped, account_of, target_of
 from mockle.web.responses import error_of, json_response
 from mockle.web.runtime import RUNTIME
 
-FAULT_TARGETS = frozenset({"csds", "sentinel", "idp", "conversation", "send", "ws_connect"})
+FAULT_TARGETS = frozenset(
+    {"csds", "sentinel", "idp", "login", "conversation", "send", "ws_connect"}
+)
 
 
 def claims_of(header: str | None) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class SocketHooks:
             "ws_request",
             account=s.account,
             consumer_id=s.consumer_id,
+            agent_id=s.agent_id,
             conversation_id=conversation_id_of(doc.get("body")),
             type=type_name,
         )

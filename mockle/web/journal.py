@@ -328,6 +328,8 @@ def target_of_path(path: str) -> str | None:
         return "sentinel"
     if "/service/" in path and "baseURI" in path:
         return "csds"
+    if path.startswith("/api/account/") and path.endswith(("/login", "/refresh", "/logout")):
+        return "login"
     if path.endswith("/messaging/consumer/conversation/send"):
         return "send"
     if path.endswith("/messaging/consumer/conversation"):

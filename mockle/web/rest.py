@@ -6,22 +6,17 @@ Thin handlers: read the request, call the core once, dispatch the effects, write
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from mockle.core import connector, errors, identity
 from mockle.core.connector import RestCall
 from mockle.core.files import MAX_FILE_BYTES
-from mockle.web.responses import error_response, json_response, too_large
+from mockle.web.bodies import public_base, read_raw
+from mockle.web.responses import error_response, json_response
 from mockle.web.runtime import RUNTIME, Runtime
 
 
 def _base(request: web.Request, runtime: Runtime) -> str | web.Response:
-    base = runtime.settings.public_address or request.host
-    try:
-        base.encode("utf-8")  # header bytes that are not UTF-8 arrive as surrogates
-    except UnicodeEncodeError:
-        return error_response(400, "Bad Request", "the Host header is not valid UTF-8")
-    return base
+    return public_base(request, runtime.settings.public_address)
 
 
 async def csds_all(request: web.Request) -> web.Response:
@@ -40,16 +35,7 @@ async def csds_one(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request) -> bytes | web.Response:
-    limit = request.app[RUNTIME].settings.max_body_size
-    declared = request.content_length
-    if declared is not None and declared > limit:  # answer now, without waiting for the body
-        return too_large(limit)
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return too_large(limit)
-    except (ConnectionError, HttpProcessingError) as exc:  # cut short or malformed framing
-        return error_response(400, "Bad Request", f"the body did not arrive whole: {exc}")
+    return await read_raw(request, request.app[RUNTIME].settings.max_body_size)
 
 
 async def sentinel_token(request: web.Request) -> web.Response:

@@ -2,6 +2,8 @@
 
 * consumer: ``GET /ws_api/account/{account}/messaging/consumer?v=3`` and the token-in-path form
   ``/ws_api/account/{account}/messaging/consumer/{jwt}?v=3`` (``v=2`` too);
+* agent: ``GET /ws_api/account/{account}/messaging/brand/{bearer}?v=2.1`` (``v=2`` and ``v=3``
+  too), the bearer of a Login Service login (agent-sdk.md §4).
 
 Each socket is a :class:`~mockle.web.socket.UmsSocket` registered with the hub under its
 session id, and with the runtime's live sockets (so a shutdown closes it with 1001).
@@ -27,7 +29,9 @@ def _version(request: web.Request, default: str) -> str | web.Response:
     version = request.query.get("v", default)
     if version not in VERSIONS:
         return error_response(
-            400, "Bad Request", f"protocol version v={version!r} is not supported (use v=3 or v=2)"
+            400,
+            "Bad Request",
+            f"protocol version v={version!r} is not supported (use v=3, v=2.1 or v=2)",
         )
     return version
 
@@ -98,6 +102,20 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
     return await _serve(request, runtime, ws, session, fx)
 
 
+async def agent_socket(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    version = _version(request, "2.1")
+    if isinstance(version, web.Response):
+        return version
+    ws = _upgrade(request, runtime)
+    if isinstance(ws, web.Response):
+        return ws
+    session, fx = runtime.world.ums.open_agent(
+        request.match_info["account"], request.match_info["bearer"], version=version
+    )
+    return await _serve(request, runtime, ws, session, fx)
+
+
 async def _close_all(app: web.Application) -> None:
     await close_all(app[RUNTIME].sockets)
 
@@ -106,4 +124,5 @@ def setup(app: web.Application) -> None:
     base = "/ws_api/account/{account}/messaging/consumer"
     app.router.add_get(base, consumer_socket)
     app.router.add_get(base + "/{jwt}", consumer_socket)
+    app.router.add_get("/ws_api/account/{account}/messaging/brand/{bearer}", agent_socket)
     app.on_shutdown.append(_close_all)
