@@ -196,10 +196,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _not_after(cert: x509.Certificate) -> dt.datetime:
-    return cert.not_valid_after_utc
-
-
 def _same_key(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
@@ -333,6 +329,11 @@ def load_own(
         key_flag = "--tls-key"
         key = _load_key(_read(key_path, key_flag), key_path, key_flag)
     if not _same_key(leaf, key):
+        if any(_same_key(other, key) for other in chain[1:]):
+            raise TLSError(
+                f"--tls-cert {cert_path}: the server certificate (the one the key belongs to) "
+                "must come first in the file, before its CA certificates"
+            )
         raise TLSError(
             f"{key_flag} {key_path}: this private key does not belong to the certificate "
             f"in --tls-cert {cert_path}"
@@ -391,8 +392,19 @@ def ensure_local(directory: Path, names: Sequence[str], now: dt.datetime) -> TLS
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
-    """Hold ``directory/.lock`` so that processes starting at once do not make two CAs."""
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    """Hold ``directory/.lock`` so that processes starting at once do not make two CAs.
+
+    A folder mockle cannot write (a read-only mount of good files) is used without the lock:
+    nothing will be written there then, or the write fails with a clear error."""
+    lock = directory / LOCK_FILE
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except OSError:
+            yield
+            return
     try:
         if sys.platform != "win32":
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -457,8 +469,15 @@ def _ensure_locked(directory: Path, names: tuple[str, ...], now: dt.datetime) ->
         _write(directory / CERT_FILE, leaf_pair[0].public_bytes(serialization.Encoding.PEM))
         made.append("certificate")
     leaf = leaf_pair[0]
-    bundle = directory / BUNDLE_FILE
-    _write_if_changed(bundle, _system_roots(exclude=bundle) + _pem(ca))
+    bundle_path = directory / BUNDLE_FILE
+    bundle: Path | None = bundle_path
+    try:
+        _write_if_changed(bundle_path, _system_roots(exclude=bundle_path) + _pem(ca))
+    except OSError:  # a read-only folder: the bundle is a convenience, the CA file is enough
+        try:
+            bundle = bundle_path if _pem(ca) in bundle_path.read_bytes() else None
+        except OSError:
+            bundle = None
     try:
         context = _server_context(directory / CERT_FILE, directory / KEY_FILE)
     except ssl.SSLError as exc:  # cannot happen with what we just checked; say so if it does
@@ -640,7 +659,7 @@ def startup_lines(files: TLSFiles, url: str) -> list[str]:
     lines = [f"mockle WebSocket on {ws} (HTTPS and WSS share the port)"]
     names = ", ".join(files.names) or "no names"
     if files.generated:
-        assert files.ca is not None and files.bundle is not None
+        assert files.ca is not None
         made = f"; made now: {' and '.join(files.made)}" if files.made else ""
         lines.append(
             f"# TLS: certificate for {names}, signed by mockle's local CA{made} "

@@ -236,6 +236,24 @@ def test_processes_starting_at_once_share_one_ca(tmp_path: Path) -> None:
     cert_of(tmp_path / "tls" / "cert.pem").verify_directly_issued_by(ca)
 
 
+def test_a_folder_mockle_cannot_write_is_used_while_its_files_are_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files(local(tmp_path))
+
+    def refuse(path: Path, data: bytes, *, private: bool = False) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(tls, "_write", refuse)  # as a read-only mount would (root ignores modes)
+    assert files(local(tmp_path)).made == ()
+    with pytest.raises(TLSError) as info:
+        prepare(local(tmp_path, host="other.test"))  # needs a new certificate: cannot write it
+    assert str(info.value) == (
+        f"--tls-dir {tmp_path / 'tls'}: cannot use {tmp_path / 'tls' / 'key.pem'}: "
+        "Permission denied"
+    )
+
+
 def test_default_folder_is_per_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert tls.default_dir() == tmp_path / "data" / "mockle" / "tls"
@@ -315,6 +333,24 @@ def test_own_certificate_of_another_ca_has_no_ca_file(tmp_path: Path) -> None:
     f = files(Settings(port=0, tls_cert=issued.cert, tls_key=issued.key))
     assert f.ca is None and f.issuer.startswith("mockle local CA")
     assert not f.generated
+
+
+def test_own_chain_with_the_server_certificate_last_says_so(tmp_path: Path) -> None:
+    issued = files(local(tmp_path))
+    assert issued.ca is not None
+    backwards = tmp_path / "backwards.pem"
+    backwards.write_bytes(issued.ca.read_bytes() + issued.cert.read_bytes())
+    with pytest.raises(TLSError) as info:
+        prepare(Settings(tls_cert=backwards, tls_key=issued.key))
+    assert str(info.value) == (
+        f"--tls-cert {backwards}: the server certificate (the one the key belongs to) must come "
+        "first in the file, before its CA certificates"
+    )
+    # in the right order the file carries its CA: that is the CA to trust
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(issued.cert.read_bytes() + issued.ca.read_bytes())
+    f = files(Settings(tls_cert=chain, tls_key=issued.key))
+    assert f.ca == chain
 
 
 # -- bad files: one line naming the flag and the problem ----------------------------------------

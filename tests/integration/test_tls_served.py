@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -427,3 +428,20 @@ def test_shared_external_over_tls(mockle_shared):
             pytester.runpytest_inprocess, "-p", "no:cacheprovider", f"--mockle-url={url}", "-q"
         )
         result.assert_outcomes(failed=2, errors=2)  # the tests and their resets
+
+
+def test_the_docs_tls_pytest_example_passes(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
+    section = docs.read_text().split("## TLS: https:// and wss://", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "docs/testing.md lost its TLS pytest example"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default folder, isolated
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        test_docs_example="import pytest\nfrom mockle.settings import Settings\n\n" + match.group(1)
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=1)
+    assert (tmp_path / "data" / "mockle" / "tls" / "ca.pem").is_file()
