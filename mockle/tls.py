@@ -156,6 +156,14 @@ def server_names(settings: Settings) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _url_host(settings: Settings) -> str:
+    """The host of the URL mockle prints (a wildcard reads as loopback)."""
+    host = settings.host.strip()
+    if host in WILDCARD_HOSTS:
+        return "::1" if ":" in host else "127.0.0.1"
+    return _canonical(host, "--host")
+
+
 def _general_name(name: str) -> x509.GeneralName:
     try:
         return x509.IPAddress(ipaddress.ip_address(name))
@@ -256,7 +264,11 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> TLSFiles |
         return None
     now = now or _now()
     if settings.tls_cert is not None:
-        return load_own(settings.tls_cert, settings.tls_key, server_names(settings), now)
+        # your certificate must name what clients will use: the printed URL's host, the
+        # --public-address host and --tls-names (not every loopback name, as ours does)
+        url_host = _url_host(settings)
+        needed = [n for n in server_names(settings) if n not in LOCAL_NAMES or n == url_host]
+        return load_own(settings.tls_cert, settings.tls_key, needed, now)
     if settings.tls_key is not None:
         raise TLSError(
             f"--tls-key {settings.tls_key}: given without --tls-cert "

@@ -316,7 +316,10 @@ def test_own_certificate_is_used_as_given(tmp_path: Path) -> None:
     assert not f.generated and f.cert == cert and f.key == key
     assert f.ca == cert  # self-signed: the file is its own CA
     assert f.names == ("localhost",) and f.issuer == "my own"
-    assert f.uncovered == ("127.0.0.1", "::1")
+    assert f.uncovered == ("127.0.0.1",)  # the host of the URL mockle prints
+    # what a certificate must name: the URL's host, --public-address, --tls-names
+    s = Settings(tls_cert=cert, tls_key=key, host="localhost", tls_names=["a.test"])
+    assert files(s).uncovered == ("a.test",)
     assert not (tmp_path / "unused").exists()
 
 
@@ -529,7 +532,7 @@ def test_startup_lines_of_your_own_certificate(tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path, ["localhost"])
     lines = tls.startup_lines(files(Settings(tls_cert=cert, tls_key=key)), "https://h:1")
     assert any(line.startswith(f"# TLS: your certificate {cert} for localhost") for line in lines)
-    assert "# warning: the certificate does not name 127.0.0.1, ::1" in "\n".join(lines)
+    assert "# warning: the certificate does not name 127.0.0.1; clients" in "\n".join(lines)
     assert lines[-1] == f"curl --cacert {cert} https://h:1/_mockle/health"
     issued = files(local(tmp_path))
     lines = tls.startup_lines(

@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from mockle.client import AsyncMockleClient, MockleClient
 from mockle.server import MockleServer, ThreadedMockle
@@ -106,6 +107,29 @@ async def test_consumer_socket_over_wss(server: MockleServer) -> None:
         resp = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
         assert resp["body"] == {"sequence": 0}, resp
     assert server.runtime.bugs == []
+
+
+async def test_shutdown_closes_a_wss_socket_with_1001_promptly(tmp_path: Path) -> None:
+    m = MockleServer(tls_settings(tmp_path))
+    await m.start()
+    try:
+        ctx = m.client_ssl_context()
+        async with session(ctx) as http:
+            token = await signup(http, m.url)
+        url = f"{m.ws_url}/ws_api/account/{ACC}/messaging/consumer?v=3"
+        async with connect(url, ssl=ctx, additional_headers={"Authorization": token}) as ws:
+            await ws.send('{"kind":"req","id":"1","type":"GetClock"}')
+            assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["code"] == 200
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            stopping = asyncio.ensure_future(m.stop())
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), WAIT)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+            await asyncio.wait_for(stopping, WAIT)
+            assert loop.time() - started < 5.0  # the TLS close does not wait out a timeout
+    finally:
+        await m.stop()
 
 
 async def test_a_client_that_does_not_trust_the_ca_is_refused_and_the_server_lives_on(
@@ -425,8 +449,14 @@ def test_shared_external_over_tls(mockle_shared):
         result.assert_outcomes(passed=2)
         monkeypatch.delenv("MOCKLE_CA")  # and without a CA, the certificate is refused
         result = await asyncio.to_thread(
-            pytester.runpytest_inprocess, "-p", "no:cacheprovider", f"--mockle-url={url}", "-q"
+            pytester.runpytest_inprocess,
+            "-p",
+            "no:cacheprovider",
+            f"--mockle-url={url}",
+            "-q",
+            "--tb=line",
         )
+        result.stdout.fnmatch_lines(["*CERTIFICATE_VERIFY_FAILED*"])
         result.assert_outcomes(failed=2, errors=2)  # the tests and their resets
 
 
