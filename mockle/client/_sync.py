@@ -90,6 +90,8 @@ class MockleClient:
     """The synchronous client: every method of :class:`AsyncMockleClient`, blocking.
 
     ``with MockleClient(url, account="le1") as m: m.consumer("alice")``
+
+    ``ca_file`` / ``ssl_context`` verify an ``https://`` mockle, as for the async client.
     """
 
     def __init__(

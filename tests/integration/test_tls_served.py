@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from mockle.client import AsyncMockleClient, MockleClient
 from mockle.server import MockleServer, ThreadedMockle
 from mockle.settings import Settings
+from mockle.tls import prepare
 from tests.integration.served import mockle_serve_banner
 from tests.test_tls import self_signed
 
@@ -475,3 +476,30 @@ def test_the_docs_tls_pytest_example_passes(
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=1)
     assert (tmp_path / "data" / "mockle" / "tls" / "ca.pem").is_file()
+
+
+async def test_health_check_with_your_own_certificate_and_without_a_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mockle import healthcheck
+
+    for name in list(os.environ):
+        if name.startswith("MOCKLE_"):
+            monkeypatch.delenv(name)
+    cert, key = self_signed(tmp_path, ["localhost"])  # not 127.0.0.1: the probe still passes
+    async with MockleServer(Settings(port=0, tls_cert=cert, tls_key=key)) as m:
+        port = str(m.port)
+        monkeypatch.setenv("MOCKLE_TLS_CERT", str(cert))
+        assert await asyncio.to_thread(healthcheck.main, ["--port", port]) == 0
+        monkeypatch.delenv("MOCKLE_TLS_CERT")
+        monkeypatch.setenv("MOCKLE_TLS", "1")
+        monkeypatch.setenv("MOCKLE_TLS_DIR", str(tmp_path / "no-ca-here"))
+        assert await asyncio.to_thread(healthcheck.main, ["--port", port]) == 1
+        assert capsys.readouterr().err.startswith(
+            "mockle healthcheck: cannot load the CA to verify with: "
+        )
+        # a CA that did not sign the server's certificate: refused
+        assert prepare(tls_settings(tmp_path / "other")) is not None
+        monkeypatch.setenv("MOCKLE_TLS_DIR", str(tmp_path / "other" / "tls"))
+        assert await asyncio.to_thread(healthcheck.main, ["--port", port]) == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
