@@ -236,9 +236,7 @@ def mockle_server(
     """One mockle for the whole session (in-process, or the ``--mockle-url`` one)."""
     url = external_url(request.config)
     if url is not None:
-        ca = _external_ca(request.config)
-        context = ssl.create_default_context(cafile=str(ca)) if ca else None
-        yield SharedMockle(url, None, _admin_token(request.config), ca, context)
+        yield SharedMockle(url, None, _admin_token(request.config), _external_ca(request.config))
         return
     server = ThreadedMockle(mockle_session_settings).start()
     try:
