@@ -1,5 +1,7 @@
 # mockle in a container: a LiveEngage emulator for CI (see docs/testing.md).
 # Stage 1 builds the wheel; stage 2 installs only the wheel and runs it as a non-root user.
+# TLS: `docker run -e MOCKLE_TLS=1 ...` (the local CA is then in /home/mockle/.local/share/mockle/tls;
+# mount a volume there to keep it across runs); the health check follows MOCKLE_TLS*.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -19,5 +21,5 @@ USER 10001
 WORKDIR /home/mockle
 EXPOSE 8080
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/_mockle/health', timeout=2).status == 200 else 1)"]
+    CMD ["python", "-m", "mockle.healthcheck", "--port", "8080"]
 CMD ["mockle", "serve", "--host", "0.0.0.0", "--port", "8080"]

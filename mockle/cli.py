@@ -109,7 +109,7 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(f"mockle listening on {server.url}", flush=True)
+    print("\n".join(server.banner()), flush=True)
     await stop.wait()
     await server.stop()
     return 0
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(serve(settings))
     except ConfigError as exc:
-        print(f"mockle: invalid configuration:\n{exc}", file=sys.stderr)
+        print(f"mockle: invalid configuration: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(

@@ -12,15 +12,22 @@ Fixtures:
 
 With ``--mockle-url URL`` (or ``MOCKLE_URL``) every fixture drives that external mockle (e.g.
 the container) instead: each test gets a fresh account there, reset afterwards, so the same
-suite runs both ways. ``--mockle-admin-token`` / ``MOCKLE_ADMIN_TOKEN`` pass its admin token.
+suite runs both ways. ``--mockle-admin-token`` / ``MOCKLE_ADMIN_TOKEN`` pass its admin token,
+``--mockle-ca`` / ``MOCKLE_CA`` the CA file of an ``https://`` one.
+
+TLS: ``Settings(tls=True, ...)`` in ``mockle_settings`` serves HTTPS and WSS; the handle's
+``url`` is then ``https://...``, ``ca_file`` the CA to trust, ``ssl_context`` a client context
+that verifies the server, and its clients use it.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +50,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="admin token of the external mockle [env MOCKLE_ADMIN_TOKEN]",
     )
+    group.addoption(
+        "--mockle-ca",
+        default=None,
+        help="CA file to verify an https:// external mockle with (what 'mockle serve --tls' "
+        "prints) [env MOCKLE_CA]",
+    )
 
 
 def external_url(config: pytest.Config) -> str | None:
@@ -53,6 +66,11 @@ def external_url(config: pytest.Config) -> str | None:
 def _admin_token(config: pytest.Config) -> str | None:
     token = config.getoption("mockle_admin_token", None) or os.environ.get("MOCKLE_ADMIN_TOKEN")
     return str(token) if token else None
+
+
+def _external_ca(config: pytest.Config) -> Path | None:
+    ca = config.getoption("mockle_ca", None) or os.environ.get("MOCKLE_CA")
+    return Path(ca) if ca else None
 
 
 def fresh_account() -> str:
@@ -68,7 +86,15 @@ class MockleHandle:
     account: str
     server: ThreadedMockle | None = None
     admin_token: str | None = None
+    #: the CA that signed the server's certificate (TLS only)
+    ca_file: Path | None = None
+    #: a client context that verifies the server (TLS only; None: the system's roots)
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     _client: MockleClient | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.ssl_context is None and self.ca_file is not None:
+            self.ssl_context = ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
     def external(self) -> bool:
@@ -78,6 +104,11 @@ class MockleHandle:
     def address(self) -> str:
         """host:port, as the Domain API hands it out."""
         return self.url.split("://", 1)[-1]
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://host:port`` (``wss://`` over TLS): the base of the UMS socket URLs."""
+        return ("wss://" if self.url.startswith("https://") else "ws://") + self.address
 
     @property
     def engine(self) -> Engine:
@@ -91,13 +122,21 @@ class MockleHandle:
         """A synchronous client bound to this test's account (created on first use)."""
         if self._client is None:
             self._client = MockleClient(
-                self.url, account=self.account, admin_token=self.admin_token
+                self.url,
+                account=self.account,
+                admin_token=self.admin_token,
+                ssl_context=self.ssl_context,
             )
         return self._client
 
     def aclient(self) -> AsyncMockleClient:
         """A new async client for this test's account: ``async with mockle.aclient() as m:``."""
-        return AsyncMockleClient(self.url, account=self.account, admin_token=self.admin_token)
+        return AsyncMockleClient(
+            self.url,
+            account=self.account,
+            admin_token=self.admin_token,
+            ssl_context=self.ssl_context,
+        )
 
     def bugs(self) -> list[str]:
         if self.server is None:
@@ -143,12 +182,24 @@ def mockle(request: pytest.FixtureRequest, mockle_settings: Settings) -> Iterato
     """A fresh mockle for this test, listening before the test starts; stopped afterwards."""
     url = external_url(request.config)
     if url is not None:
-        handle = MockleHandle(url, fresh_account(), admin_token=_admin_token(request.config))
+        handle = MockleHandle(
+            url,
+            fresh_account(),
+            admin_token=_admin_token(request.config),
+            ca_file=_external_ca(request.config),
+        )
         yield handle
         _reset_account(handle)
         return
     server = ThreadedMockle(mockle_settings).start()
-    handle = MockleHandle(server.url, DEFAULT_ACCOUNT, server, mockle_settings.admin_token)
+    handle = MockleHandle(
+        server.url,
+        DEFAULT_ACCOUNT,
+        server,
+        mockle_settings.admin_token,
+        ca_file=server.ca_file,
+        ssl_context=server.client_ssl_context(),
+    )
     try:
         yield handle
     finally:
@@ -164,9 +215,18 @@ class SharedMockle:
     url: str
     server: ThreadedMockle | None
     admin_token: str | None
+    ca_file: Path | None = None
+    ssl_context: ssl.SSLContext | None = None
 
     def handle(self, account: str) -> MockleHandle:
-        return MockleHandle(self.url, account, self.server, self.admin_token)
+        return MockleHandle(
+            self.url,
+            account,
+            self.server,
+            self.admin_token,
+            ca_file=self.ca_file,
+            ssl_context=self.ssl_context,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -176,11 +236,17 @@ def mockle_server(
     """One mockle for the whole session (in-process, or the ``--mockle-url`` one)."""
     url = external_url(request.config)
     if url is not None:
-        yield SharedMockle(url, None, _admin_token(request.config))
+        yield SharedMockle(url, None, _admin_token(request.config), _external_ca(request.config))
         return
     server = ThreadedMockle(mockle_session_settings).start()
     try:
-        yield SharedMockle(server.url, server, mockle_session_settings.admin_token)
+        yield SharedMockle(
+            server.url,
+            server,
+            mockle_session_settings.admin_token,
+            server.ca_file,
+            server.client_ssl_context(),
+        )
     finally:
         server.stop()
 

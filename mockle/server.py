@@ -2,6 +2,10 @@
 
 Both bind before they return, read the real port back (port 0 takes a free one, with no race),
 and stop cleanly: sockets closed with 1001, pending work cancelled.
+
+With ``Settings(tls=True)`` (or ``tls_cert=...``) they serve HTTPS and WSS: :attr:`MockleServer.url`
+is ``https://...``, :attr:`MockleServer.ca_file` the CA to trust and
+:meth:`MockleServer.client_ssl_context` an :class:`ssl.SSLContext` that verifies the server.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import ssl
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +25,7 @@ from aiohttp import web
 from mockle.core.engine import Engine
 from mockle.core.world import World
 from mockle.settings import Settings
+from mockle.tls import WILDCARD_HOSTS, TLSFiles, prepare, startup_lines
 from mockle.web.app import create_app
 from mockle.web.runtime import RUNTIME, Runtime
 
@@ -47,6 +54,9 @@ class MockleServer:
     ) -> None:
         base = settings or Settings(port=0)
         self.settings = base.model_copy(update=overrides) if overrides else base
+        #: the certificate served and the CA to trust (None without TLS); made or checked now,
+        #: so that a bad file raises :class:`mockle.tls.TLSError` here
+        self.tls: TLSFiles | None = prepare(self.settings)
         self.app = create_app(self.settings, world)
         self._runner: web.AppRunner | None = None
         self.port: int = 0
@@ -69,13 +79,41 @@ class MockleServer:
 
     @property
     def url(self) -> str:
-        host = self.host if ":" not in self.host else f"[{self.host}]"
-        return f"http://{host}:{self.port}"
+        """``http://host:port``, or ``https://`` with TLS (a wildcard host reads as loopback
+        there: the URL must name a host the certificate covers)."""
+        host = self.host
+        if self.tls is not None and host in WILDCARD_HOSTS:
+            host = "::1" if ":" in host else "127.0.0.1"
+        host = host if ":" not in host else f"[{host}]"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://host:port``, or ``wss://`` with TLS: the base of the UMS socket URLs."""
+        return ("wss://" if self.tls else "ws://") + self.address
 
     @property
     def address(self) -> str:
         """host:port, as the Domain API hands it out."""
-        return self.url.removeprefix("http://")
+        return self.url.split("://", 1)[1]
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA file a client should trust (None without TLS, or when your own
+        ``tls_cert`` has no CA in its file)."""
+        return self.tls.ca if self.tls else None
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """A new client context that verifies this server (None without TLS)."""
+        return self.tls.client_context() if self.tls else None
+
+    def banner(self) -> list[str]:
+        """What ``mockle serve`` prints once it listens: the URL first (``mockle listening on
+        URL``), then with TLS the WebSocket base and the lines to trust the certificate."""
+        lines = [f"mockle listening on {self.url}"]
+        if self.tls is not None:
+            lines += startup_lines(self.tls, self.url)
+        return lines
 
     async def start(self) -> None:
         self._runner = web.AppRunner(
@@ -88,7 +126,8 @@ class MockleServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.settings.port))
         self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock)
+        ssl_context = self.tls.server_context() if self.tls else None
+        site = web.SockSite(self._runner, sock, ssl_context=ssl_context)
         await site.start()
 
     async def stop(self) -> None:
@@ -158,6 +197,21 @@ class ThreadedMockle:
     @property
     def address(self) -> str:
         return self.server.address
+
+    @property
+    def ws_url(self) -> str:
+        return self.server.ws_url
+
+    @property
+    def tls(self) -> TLSFiles | None:
+        return self.server.tls
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.server.ca_file
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        return self.server.client_ssl_context()
 
     @property
     def engine(self) -> Engine:

@@ -27,6 +27,27 @@ class Settings(BaseModel):
         description="host:port the Domain API (CSDS) hands out for every service "
         "(default: the Host header the client used)",
     )
+    tls: bool = Field(
+        False,
+        description="serve HTTPS and WSS on the port, with a certificate of mockle's local CA "
+        "unless --tls-cert is given",
+    )
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate (chain) to serve instead; implies --tls"
+    )
+    tls_key: Path | None = Field(
+        None, description="PEM private key of --tls-cert (default: the --tls-cert file itself)"
+    )
+    tls_dir: Path | None = Field(
+        None,
+        description="folder of the local CA and its certificate, reused across runs "
+        "(default: $XDG_DATA_HOME/mockle/tls, else ~/.local/share/mockle/tls)",
+    )
+    tls_names: list[str] = Field(
+        default_factory=list,
+        description="more host names or IPs for the generated certificate (it always names "
+        "localhost, 127.0.0.1, ::1, --host and the --public-address host); repeatable",
+    )
     strict_apps: bool = Field(
         False, description="accept only apps installed in advance (POST /_mockle/apps or --app)"
     )

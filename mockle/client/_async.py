@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -130,8 +132,25 @@ class AsyncAgent:
         )
 
 
+def client_ssl_context(
+    ssl_context: ssl.SSLContext | None, ca_file: str | os.PathLike[str] | None
+) -> ssl.SSLContext | None:
+    """The context a client verifies an ``https://`` mockle with: ``ssl_context`` as given, else
+    one that trusts only ``ca_file``, else None (the system's roots, which honour
+    ``SSL_CERT_FILE``). Verification is never turned off here."""
+    if ssl_context is not None:
+        return ssl_context
+    if ca_file is not None:
+        return ssl.create_default_context(cafile=os.fspath(ca_file))
+    return None
+
+
 class AsyncMockleClient:
-    """``async with AsyncMockleClient(url, account="le1") as m: ...``"""
+    """``async with AsyncMockleClient(url, account="le1") as m: ...``
+
+    For an ``https://`` mockle, pass ``ca_file`` (the CA that ``mockle serve --tls`` prints) or
+    an ``ssl_context`` (e.g. ``server.client_ssl_context()``); without either the system's roots
+    are used. Certificates are always verified."""
 
     def __init__(
         self,
@@ -140,11 +159,15 @@ class AsyncMockleClient:
         account: str = DEFAULT_ACCOUNT,
         admin_token: str | None = None,
         timeout: float = 30.0,
+        ca_file: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.account = account
         self.admin_token = admin_token
         self.timeout = timeout
+        #: the context that verifies an https:// mockle (None: the system's roots)
+        self.ssl_context = client_ssl_context(ssl_context, ca_file)
         self.faults = AsyncFaults(self)
         self.agent = AsyncAgent(self)
         self._session: aiohttp.ClientSession | None = None
@@ -159,7 +182,8 @@ class AsyncMockleClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout + 60)
+                connector=aiohttp.TCPConnector(ssl=self.ssl_context or True),
+                timeout=aiohttp.ClientTimeout(total=self.timeout + 60),
             )
         return self._session
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -88,6 +90,8 @@ class MockleClient:
     """The synchronous client: every method of :class:`AsyncMockleClient`, blocking.
 
     ``with MockleClient(url, account="le1") as m: m.consumer("alice")``
+
+    ``ca_file`` / ``ssl_context`` verify an ``https://`` mockle, as for the async client.
     """
 
     def __init__(
@@ -97,8 +101,17 @@ class MockleClient:
         account: str = DEFAULT_ACCOUNT,
         admin_token: str | None = None,
         timeout: float = 30.0,
+        ca_file: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.aio = AsyncMockleClient(url, account=account, admin_token=admin_token, timeout=timeout)
+        self.aio = AsyncMockleClient(
+            url,
+            account=account,
+            admin_token=admin_token,
+            timeout=timeout,
+            ca_file=ca_file,
+            ssl_context=ssl_context,
+        )
         self._loop = _Loop()
         self.faults = Faults(self)
         self.agent = Agent(self)
