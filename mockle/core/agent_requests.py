@@ -7,9 +7,11 @@ fields, proactive conversations and profiles. The socket's participant is the lo
 (its PID); the SDK names it by its legacy id ``<account>.<userId>`` in bodies, and either id is
 accepted wherever an agent is named.
 
-An agent acts on a conversation it takes part in (not as a READER), or as a MANAGER once it has
-joined; it reads any conversation of its account (LiveEngage agents see the queue of the
-account), and never another account's.
+An agent sees and reads the conversations it takes part in and those it is being rung for; a
+MANAGER sees and reads every conversation of its account. It publishes into a conversation it
+takes part in (not as a READER); a MANAGER joins first (ParticipantsChange ADD) and may change
+or close any conversation of its account. Nothing of another account is reachable. Anything
+else is a 4xx ``resp``.
 """
 
 from __future__ import annotations
@@ -144,12 +146,13 @@ class AgentRequests:
     def subscribe_conversations(
         self, session: Session, req: Request, fx: Effects
     ) -> dict[str, Any]:
-        self.agent(session)
         body = req.body
+        agent = self.agent(session)
         sub = ex_subscription(
             self.engine.ids.uuid(),
             session,
             req,
+            participant=None if agent.is_manager else agent.pid,
             agent_ids=self._agent_ids(session, body.get("agentIds")),
             skill_ids=as_set(body.get("skillIds")),
         )
@@ -183,8 +186,26 @@ class AgentRequests:
     def _dialog(self, session: Session, body: dict[str, Any]) -> tuple[Conversation, Dialog]:
         return self.engine.dialog_of(self._actor(session), body)
 
+    def _readable(self, session: Session, body: dict[str, Any]) -> Dialog:
+        """The dialog a read names, if the agent may read it (see the module)."""
+        conv, dialog = self._dialog(session, body)
+        agent = self.agent(session)
+        if (
+            agent.is_manager
+            or conv.participant(agent.pid) is not None
+            or self.routing.is_rung(conv, agent.pid)
+        ):
+            return dialog
+        raise errors.Forbidden(
+            f"agent {agent.legacy_id} does not take part in conversation {conv.conv_id!r} and "
+            "is not rung for it: accept its ring or join it first (reading any conversation "
+            "of the account needs the MANAGER role)",
+            where="$.body.dialogId",
+            title="Forbidden",
+        )
+
     def subscribe_events(self, session: Session, req: Request, fx: Effects) -> dict[str, Any]:
-        _, dialog = self._dialog(session, req.body)
+        dialog = self._readable(session, req.body)
         from_seq = from_sequence(req.body, "fromSeq")
         self.subs.subscribe_events(session, dialog, from_seq, req.dialect, fx)
         return {}
@@ -193,7 +214,7 @@ class AgentRequests:
         """``QueryMessages`` (what the SDK's ``subscribeMessagingEvents`` sends): the events
         from ``newerThanSequence`` (inclusive: the SDK sends 0 for "everything"), at most
         ``maxQuantity`` of them."""
-        _, dialog = self._dialog(session, req.body)
+        dialog = self._readable(session, req.body)
         start = from_sequence(req.body, "fromSeq", "newerThanSequence")
         found = self.subs.history(session, dialog, start)
         limit = req.body.get("maxQuantity")

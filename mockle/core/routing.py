@@ -196,6 +196,12 @@ class Routing(Listener):
                 return True
         return False
 
+    def is_rung(self, conv: Conversation, pid: str) -> bool:
+        """Whether ``pid`` has a WAITING ring for ``conv`` (it may read the conversation)."""
+        task = self._tasks.get((conv.account, conv.conv_id))
+        ring = task.waiting() if task is not None else None
+        return ring is not None and ring.agent_pid == pid
+
     # -- rings --------------------------------------------------------------------------------
 
     def update_ring(self, agent: Agent, ring_id: str, state: str, fx: Effects) -> None:

@@ -52,13 +52,15 @@ class SocketRole(enum.Enum):
 class ExSubscription:
     """A ``SubscribeExConversations``: its filters and the conversations it currently lists.
 
-    ``consumer`` scopes a consumer's subscription to its own conversations; an agent's covers
-    the account. ``agent_ids`` holds participant PIDs (legacy ids are resolved when the
-    subscription is made)."""
+    ``consumer`` scopes a consumer's subscription to its own conversations; ``participant`` an
+    agent's to the conversations it takes part in (a MANAGER's covers the account).
+    ``agent_ids`` holds participant PIDs (legacy ids are resolved when the subscription is
+    made)."""
 
     id: str
     dialect: Dialect
     consumer: str | None = None
+    participant: str | None = None
     conv_state: frozenset[str] | None = None
     stage: frozenset[str] | None = None
     agent_ids: frozenset[str] | None = None
@@ -73,6 +75,8 @@ class ExSubscription:
     def matches(self, conv: Conversation) -> bool:
         """Whether a change of ``conv`` belongs to this subscription (live filters)."""
         if self.consumer is not None and conv.consumer_id != self.consumer:
+            return False
+        if self.participant is not None and conv.participant(self.participant) is None:
             return False
         if self.conv_state is not None and conv.state not in self.conv_state:
             return False

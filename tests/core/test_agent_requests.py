@@ -82,16 +82,49 @@ def test_a_consumer_and_an_agent_hold_one_conversation() -> None:
     assert stage.engine.conversation(ACCOUNT, conv).close_reason == "AGENT"
 
 
-def test_an_agent_subscription_without_filters_lists_the_accounts_open_conversations() -> None:
+def test_a_manager_sees_the_accounts_open_conversations_an_agent_only_its_own() -> None:
     stage = Stage()
+    stage.define(loginName="boss", role="MANAGER")
     one, two = stage.consumer(), stage.consumer()
     c1, c2 = request_conversation(one), request_conversation(two)
     elsewhere = stage.consumer(account="other")
     request_conversation(elsewhere, brandId="other")
-    agent = stage.agent(route=False)
-    agent.ok(".ams.aam.SubscribeExConversations", {})
-    [snapshot] = agent.take(EX)
+    boss = stage.agent("boss", route=False)
+    boss.ok(".ams.aam.SubscribeExConversations", {})
+    [snapshot] = boss.take(EX)
     assert sorted(c["result"]["convId"] for c in snapshot["body"]["changes"]) == sorted([c1, c2])
+    # a plain agent's subscription lists what it takes part in: nothing yet, then its ring's
+    agent = stage.agent("plain")
+    agent.ok(".ams.aam.SubscribeExConversations", {})
+    assert agent.take(EX)[0]["body"]["changes"] == []
+    ring, _ = rings(agent)  # each waiting conversation rings it
+    agent.ok(
+        ".ams.routing.UpdateRingState", {"ringId": ring["ringId"], "ringState": "ACCEPTED"}, 202
+    )
+    [upsert] = agent.take(EX)
+    assert upsert["body"]["changes"][0]["type"] == "UPSERT"
+    assert upsert["body"]["changes"][0]["result"]["convId"] == ring["convId"]
+
+
+def test_an_agent_reads_only_what_it_takes_part_in_or_is_rung_for() -> None:
+    stage = Stage()
+    consumer = stage.consumer()
+    conv = request_conversation(consumer)
+    consumer.ok("ms.PublishEvent", content(conv, "first words", "ms.PublishEvent")["body"])
+    rung, other = stage.agent("rung"), stage.agent("other", route=False)
+    [ring] = rings(rung)
+    query = {"dialogId": conv, "newerThanSequence": 0}
+    # being rung: the agent may read the consumer's first message before it accepts
+    assert [h["event"]["message"] for h in rung.ok(".ams.ms.QueryMessages", query)] == [
+        "first words"
+    ]
+    for type_name in (".ams.ms.QueryMessages", ".ams.ms.SubscribeMessagingEvents"):
+        denied = other.req({"id": 1, "type": type_name, "body": query})
+        assert denied["code"] == 403 and "MANAGER" in denied["body"], denied
+    rung.ok(
+        ".ams.routing.UpdateRingState", {"ringId": ring["ringId"], "ringState": "REJECTED"}, 202
+    )
+    assert rung.req({"id": 1, "type": ".ams.ms.QueryMessages", "body": query})["code"] == 403
 
 
 def test_an_agent_must_take_part_before_it_publishes_and_managers_join_first() -> None:
