@@ -422,6 +422,21 @@ def middleware(journal: Journal) -> Any:
     return journal_requests
 
 
+LOGIN_SECRETS = ("password", "secret", "accessTokenSecret", "assertion")
+
+
+def mask_login_secrets(body: bytes | None) -> bytes | None:
+    """A Login Service body with its credentials replaced by ``***`` (the journal shows who
+    logged in, never a password)."""
+    try:
+        doc = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return body
+    if not isinstance(doc, dict) or not any(k in doc for k in LOGIN_SECRETS):
+        return body
+    return orjson.dumps({k: "***" if k in LOGIN_SECRETS else v for k, v in doc.items()})
+
+
 def _record(
     journal: Journal,
     request: web.Request,
@@ -431,6 +446,8 @@ def _record(
     response: bytes | None,
     error: str | None = None,
 ) -> Entry:
+    if target == "login":
+        body = mask_login_secrets(body)
     return journal.record(
         target,
         account_of(request),

@@ -10,6 +10,7 @@ absent. Every wait is on an event (a line the bot prints, a frame the consumer r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import orjson
 import pytest
 
 from tests.integration.served import mockle_serve_banner
+from tests.integration.webhook_receiver import Receiver
 
 HERE = Path(__file__).parent / "agent_sdk"
 ACCOUNT = "le90210"
@@ -54,17 +56,28 @@ class Mockle:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl))
 
 
-@pytest.fixture
-async def mockle(tmp_path: Path) -> AsyncIterator[Mockle]:
-    # the simulated agent stays on (echo): it must leave the bot's conversation alone
-    async with mockle_serve_banner(
-        "--tls", "--tls-dir", str(tmp_path / "tls"), "--agent-delay-ms", "0"
-    ) as banner:
+@contextlib.asynccontextmanager
+async def served(tmp_path: Path, *args: str) -> AsyncIterator[Mockle]:
+    async with mockle_serve_banner("--tls", "--tls-dir", str(tmp_path / "tls"), *args) as banner:
         m = Mockle(banner)
         try:
             yield m
         finally:
             await m.http.close()
+
+
+@pytest.fixture
+async def mockle(tmp_path: Path) -> AsyncIterator[Mockle]:
+    # the simulated agent stays on (echo): it must leave the bot's conversation alone
+    async with served(tmp_path, "--agent-delay-ms", "0") as m:
+        yield m
+
+
+@pytest.fixture
+async def manual(tmp_path: Path) -> AsyncIterator[Mockle]:
+    # no simulated agent: a conversation waits in the queue until a real agent comes
+    async with served(tmp_path, "--agent", "manual") as m:
+        yield m
 
 
 class Bot:
@@ -254,3 +267,118 @@ async def test_token_auth_needs_a_bearer_mockle_issued(sdk: Path, mockle: Mockle
         assert (await bad.wait("closed"))["code"] == 4401
     finally:
         await stop(bad)
+
+
+SECRET = "sdk-test-secret"
+CONTENT_HOOK = "ms.MessagingEventNotification.ContentEvent"
+CQM_HOOK = "cqm.ExConversationChangeNotification"
+
+
+async def connector_consumer(mockle: Mockle, receiver: Receiver) -> tuple[dict[str, str], str]:
+    """An app whose webhooks go to ``receiver``; a consumer's tokens; a CONVERSATION."""
+    hooks = {k: {"endpoint": f"{receiver.url}/{k}"} for k in (CONTENT_HOOK, CQM_HOOK)}
+    manifest = {
+        "account": ACCOUNT,
+        "client_name": "sdk test connector",
+        "client_id": "sdk-connector",
+        "client_secret": SECRET,
+        "capabilities": {"webhooks": hooks},
+    }
+    r = await mockle.http.post(f"{mockle.url}/_mockle/apps", json=manifest)
+    assert r.status == 201, await r.text()
+    r = await mockle.http.post(
+        f"{mockle.url}/sentinel/api/account/{ACCOUNT}/app/token?v=1.0&grant_type=client_credentials",
+        data={"client_id": "sdk-connector", "client_secret": SECRET},
+    )
+    app = (await r.json())["access_token"]
+    r = await mockle.http.post(
+        f"{mockle.url}/api/account/{ACCOUNT}/consumer?v=1.0",
+        json={"ext_consumer_id": "+15550100"},
+        headers={"Authorization": app},
+    )
+    jws = (await r.json())["token"]
+    headers = {"Authorization": app, "X-LP-ON-BEHALF": jws}
+    batch = [
+        {
+            "kind": "req",
+            "id": "1,",
+            "type": "userprofile.SetUserProfile",
+            "body": {"firstName": "Ada"},
+        },
+        {
+            "kind": "req",
+            "id": "2,",
+            "type": "cm.ConsumerRequestConversation",
+            "body": {"brandId": ACCOUNT},
+        },
+    ]
+    r = await mockle.http.post(
+        f"{mockle.url}/api/account/{ACCOUNT}/messaging/consumer/conversation?v=3",
+        json=batch,
+        headers=headers,
+    )
+    assert r.status == 200, await r.text()
+    return headers, (await r.json())[1]["body"]["conversationId"]
+
+
+async def send_text(mockle: Mockle, headers: dict[str, str], conv: str, text: str) -> None:
+    body = {
+        "kind": "req",
+        "id": "1",
+        "type": "ms.PublishEvent",
+        "body": {
+            "dialogId": conv,
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text},
+        },
+    }
+    r = await mockle.http.post(
+        f"{mockle.url}/api/account/{ACCOUNT}/messaging/consumer/conversation/send?v=3",
+        json=body,
+        headers=headers,
+    )
+    assert r.status == 200, await r.text()
+    assert "sequence" in (await r.json())["body"]
+
+
+async def agent_text(receiver: Receiver, conv: str) -> str:
+    """The next agent text the connector's webhook receives for ``conv`` (signature verified)."""
+    while True:
+        hit = await receiver.next(WAIT)
+        assert hit.signed
+        change = hit.change
+        if hit.path.endswith(CONTENT_HOOK) and change.get("conversationId") == conv:
+            if change["originatorMetadata"]["role"] != "CONSUMER":
+                return str(change["event"]["message"])
+
+
+async def test_an_sdk_bot_answers_a_connector_api_consumer_through_webhooks(
+    sdk: Path, manual: Mockle
+) -> None:
+    mockle = manual
+    async with Receiver(SECRET) as receiver:
+        headers, conv = await connector_consumer(mockle, receiver)
+        # the consumer writes before any agent is there: the conversation waits in the queue
+        await send_text(mockle, headers, conv, "anyone there?")
+        bot = await start_bot(sdk, mockle, BOT_USER="webhook-bot", BOT_PASSWORD="x")
+        try:
+            await bot.wait("connected")
+            # bots subscribe last: the waiting conversation rings as soon as the bot can take it
+            ring = await bot.wait("ring", ringState="WAITING")
+            assert ring["ringId"].startswith(f"{conv}_{ACCOUNT}_")
+            await bot.wait("joined", convId=conv)
+            # QueryMessages gave the bot the consumer's earlier message (sequence 0)
+            earlier = await bot.wait("message", text="anyone there?")
+            assert earlier["sequence"] == 0 and earlier["role"] == "CONSUMER"
+            # the connector sees every step through its signed webhooks
+            assert await agent_text(receiver, conv) == "Just joined to conversation"
+            assert await agent_text(receiver, conv) == "echo : anyone there?"
+            await send_text(mockle, headers, conv, "thanks")
+            assert await agent_text(receiver, conv) == "echo : thanks"
+            await send_text(mockle, headers, conv, "#close please")
+            await bot.wait("close", convId=conv)
+            r = await mockle.http.get(f"{mockle.url}/_mockle/conversations/{conv}")
+            done = await r.json()
+            assert done["state"] == "CLOSE" and done["closeReason"] == "AGENT"
+            assert bot.problems() == []
+        finally:
+            await stop(bot)

@@ -177,3 +177,23 @@ def test_an_agents_file_is_read_at_start_up(tmp_path: Path) -> None:
     path.write_text("- {account: le1, loginNam: typo}\n")
     with pytest.raises(ConfigError, match="agents file .*loginNam"):
         create_app(Settings(port=0, agents=[path]))
+
+
+async def test_the_journal_records_logins_without_secrets_and_agent_frames(
+    client: TestClient,
+) -> None:
+    body = await login(client, "journaled", "hunter2")
+    ws = await connect(client, f"/ws_api/account/{ACC}/messaging/brand/{body['bearer']}?v=2.1")
+    await ws.req({"kind": "req", "id": "1", "type": ".GetClock", "body": {}})
+    r = await client.get("/_mockle/requests", params={"target": "login"})
+    [entry] = (await r.json())["requests"]
+    assert entry["body"] == {"username": "journaled", "password": "***"} and entry["status"] == 200
+    assert (
+        "hunter2" not in orjson.dumps(await (await client.get("/_mockle/requests")).json()).decode()
+    )
+    pid = body["config"]["userPid"]
+    frames = (await (await client.get("/_mockle/requests", params={"agent_id": pid})).json())[
+        "requests"
+    ]
+    assert [f["direction"] for f in frames if f["target"] == "ws"] == ["in", "out"]
+    await ws.ws.close()
