@@ -271,3 +271,70 @@ def test_a_ring_state_other_than_accepted_or_rejected_is_refused() -> None:
         }
     )
     assert resp["code"] == 400 and "ACCEPTED or REJECTED" in resp["body"]
+
+
+def test_files_chat_states_readers_and_dialog_changes_from_the_agent_side() -> None:
+    stage = Stage()
+    stage.define(loginName="boss", role="MANAGER")
+    agent = stage.agent()
+    consumer = stage.consumer()
+    conv = _accepted(stage, agent, consumer)
+    agent.take()
+    up = agent.ok(".ams.ms.GenerateURLForUploadFile", {"fileSize": 5020, "fileType": "JPEG"})
+    assert up["relativePath"].endswith(".JPEG")
+    assert set(up["queryParams"]) == {"temp_url_sig", "temp_url_expires"}
+    down = agent.ok(".ams.ms.GenerateURLForDownloadFile", {"relativePath": up["relativePath"]})
+    assert down["relativePath"] == up["relativePath"]
+    hosted = {
+        "type": "ContentEvent",
+        "contentType": "hosted/file",
+        "message": {"caption": "a receipt", "relativePath": up["relativePath"], "fileType": "JPEG"},
+    }
+    assert agent.ok(".ams.ms.PublishEvent", {"dialogId": conv, "event": hosted})["sequence"] == 0
+    [own] = agent.take(".ams.ms.OnlineEventDistribution")  # its own event comes back to it
+    assert own["body"]["event"]["message"]["caption"] == "a receipt"
+    # a chat state is published without a sequence and reaches the agent without one
+    consumer.ok(
+        "ms.PublishEvent",
+        {"dialogId": conv, "event": {"type": "ChatStateEvent", "chatState": "COMPOSING"}},
+    )
+    [typing] = agent.take(".ams.ms.OnlineEventDistribution")
+    assert "sequence" not in typing["body"] and typing["body"]["event"]["chatState"] == "COMPOSING"
+    # a MANAGER adds a READER; the reader may read but not publish
+    boss = stage.agent("boss", route=False)
+    reader = stage.agent("reader", route=False)
+    boss.ok(
+        ".ams.cm.UpdateConversationField",
+        {
+            "conversationId": conv,
+            "conversationField": [
+                {
+                    "field": "ParticipantsChange",
+                    "type": "ADD",
+                    "role": "READER",
+                    "userId": reader.legacy,
+                }
+            ],
+        },
+    )
+    assert (
+        reader.ok(".ams.ms.QueryMessages", {"dialogId": conv})[0]["event"]["contentType"]
+        == "hosted/file"
+    )
+    refused = reader.req(content(conv, "can I?"))
+    assert refused["code"] == 403 and "READER" in refused["body"]
+    # the assigned agent closes the dialog with DialogChange
+    agent.ok(
+        ".ams.cm.UpdateConversationField",
+        {
+            "conversationId": conv,
+            "conversationField": [
+                {
+                    "field": "DialogChange",
+                    "type": "UPDATE",
+                    "dialog": {"dialogId": conv, "state": "CLOSE", "closedCause": "done"},
+                }
+            ],
+        },
+    )
+    assert stage.engine.conversation(ACCOUNT, conv).state == "CLOSE"
