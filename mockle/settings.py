@@ -110,6 +110,17 @@ class Settings(BaseModel):
     ring_timeout: float = Field(
         60.0, gt=0, description="seconds a ring waits for UpdateRingState before the next agent"
     )
+    max_closed_conversations: int = Field(
+        100_000,
+        ge=1,
+        description="closed conversations kept; older ones are forgotten (a later request for one "
+        "answers not found, saying so)",
+    )
+    max_events_per_conversation: int = Field(
+        10_000,
+        ge=10,
+        description="events kept per conversation (the newest); older ones leave the history",
+    )
     auto_messages: list[str] = Field(
         default_factory=lambda: ["Welcome! An agent will be with you shortly."],
         description="texts published when AUTO_MESSAGES applies; repeatable",

@@ -34,6 +34,8 @@ class CoreConfig:
     strict_agents: bool = False
     agent_session_ttl_s: int = 28_800  # the Login Service's sessionTTl (8 h)
     ring_timeout_ms: int = 60_000
+    max_closed_conversations: int = 100_000  # older closed conversations are forgotten
+    max_events_per_conversation: int = 10_000  # a window of the newest events per conversation
 
 
 @dataclass(slots=True)
@@ -95,3 +97,6 @@ class Listener:
 
     def on_reset(self, account: str | None) -> None:
         """State was wiped (one account, or everything)."""
+
+    def on_evicted(self, conv: Conversation) -> None:
+        """A closed conversation was forgotten (``max_closed_conversations``)."""

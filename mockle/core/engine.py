@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections import OrderedDict, deque
 from typing import Any
 
 from mockle.core import errors, render
@@ -80,6 +81,10 @@ class Engine:
         self.listeners: list[Listener] = []
         self.rate_limiter = RateLimiter(clock, self.config.rate_limit)
         self.files = FileStore(clock, ids.hex(20).encode(), self.config.file_url_ttl_s)
+        # memory bounds: closed conversations oldest first, and the ids of forgotten ones
+        self._closed: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._evicted: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.evictions = 0  # closed conversations forgotten since start
 
     # -- accounts and identities ------------------------------------------------------------
 
@@ -154,8 +159,26 @@ class Engine:
     def conversation(self, account_id: str, conv_id: str) -> Conversation:
         conv = self.account(account_id).conversations.get(conv_id)
         if conv is None:
-            raise errors.ConversationNotFound(f"conversation {conv_id!r} does not exist")
+            raise self.missing(account_id, conv_id, "conversation")
         return conv
+
+    def forgotten(self, conv_id: str, account_id: str | None = None) -> bool:
+        """Whether a conversation was closed and forgotten (``max_closed_conversations``)."""
+        if account_id is not None:
+            return (account_id, conv_id) in self._evicted
+        return any(key[1] == conv_id for key in self._evicted)
+
+    def missing(
+        self, account_id: str, conv_id: str, what: str, where: str | None = None
+    ) -> errors.ConversationNotFound:
+        """The not-found error for a conversation or dialog id, saying when mockle forgot it."""
+        details = f"{what} {conv_id!r} does not exist"
+        if (account_id, conv_id) in self._evicted:
+            details += (
+                " any more: it was closed and forgotten to bound memory "
+                f"(--max-closed-conversations {self.config.max_closed_conversations})"
+            )
+        return errors.ConversationNotFound(details, where=where)
 
     def owned(self, actor: Actor, conv: Conversation) -> None:
         if actor.is_consumer and conv.consumer_id != actor.id:
@@ -167,9 +190,7 @@ class Engine:
         dialog_id = str(body["dialogId"])
         conv = self.account(actor.account).dialogs.get(dialog_id)
         if conv is None:
-            raise errors.ConversationNotFound(
-                f"dialog {dialog_id!r} does not exist", where="$.body.dialogId"
-            )
+            raise self.missing(actor.account, dialog_id, "dialog", "$.body.dialogId")
         self.owned(actor, conv)
         conv_id = body.get("conversationId")
         if conv_id is not None and str(conv_id) != conv.conv_id:
@@ -223,13 +244,23 @@ class Engine:
             conv.context = {**conv.context, "clientProperties": client_properties}
         me = Participant(consumer.consumer_id, CONSUMER)
         conv.participants.append(me)
+        window = self.config.max_events_per_conversation
+        conv.timeline = deque(maxlen=window)
         conv.dialogs.append(
-            Dialog(conv_id, "MAIN", now, now, participants=[Participant(me.id, CONSUMER)])
+            Dialog(
+                conv_id,
+                "MAIN",
+                now,
+                now,
+                participants=[Participant(me.id, CONSUMER)],
+                events=deque(maxlen=window),
+            )
         )
         acc = self.account(consumer.account)
         acc.conversations[conv_id] = conv
         acc.dialogs[conv_id] = conv
         consumer.open_conversation = conv_id
+        consumer.stored += 1
         if agent_id is not None:
             self.add_participant(conv, agent_id, ASSIGNED_AGENT)
         self.changed(conv, fx)
@@ -298,8 +329,8 @@ class Engine:
             seq, originator, role, event_type, now, change, conv.conv_id, dialog.dialog_id, audience
         )
         if seq is not None:
-            dialog.events.append(ev)
-        conv.timeline.append(ev)
+            dialog.add(ev)
+        conv.record(ev)
         for listener in self.listeners:
             listener.on_event(conv, dialog, ev, fx)
         return ev
@@ -375,6 +406,52 @@ class Engine:
         consumer = self.account(conv.account).consumers.get(conv.consumer_id)
         if consumer is not None and consumer.open_conversation == conv.conv_id:
             consumer.open_conversation = None
+        self._closed[(conv.account, conv.conv_id)] = None
+        while len(self._closed) > self.config.max_closed_conversations:
+            (account_id, old_id), _ = self._closed.popitem(last=False)
+            self._evict(account_id, old_id)
+
+    def _evict(self, account_id: str, conv_id: str) -> None:
+        """Forget a closed conversation (its consumer too, when nothing else holds it); a later
+        request for it gets the not-found answer, saying why."""
+        acc = self.accounts.get(account_id)
+        conv = acc.conversations.pop(conv_id, None) if acc is not None else None
+        if acc is None or conv is None:
+            return
+        for d in conv.dialogs:
+            acc.dialogs.pop(d.dialog_id, None)
+        consumer = acc.consumers.get(conv.consumer_id)
+        if consumer is not None:
+            consumer.stored -= 1
+            if consumer.stored <= 0 and consumer.open_conversation is None:
+                del acc.consumers[conv.consumer_id]
+        self._evicted[(account_id, conv_id)] = None
+        if len(self._evicted) > self.config.max_closed_conversations:
+            self._evicted.popitem(last=False)
+        self.evictions += 1
+        for listener in self.listeners:
+            listener.on_evicted(conv)
+
+    def stats(self) -> dict[str, int]:
+        """What the state holds now (the counts ``GET /_mockle/stats`` reports)."""
+        conversations = open_ = events = consumers = 0
+        for acc in self.accounts.values():
+            conversations += len(acc.conversations)
+            consumers += len(acc.consumers)
+            for conv in acc.conversations.values():
+                open_ += conv.is_open
+                events += len(conv.timeline)
+        return {
+            "accounts": len(self.accounts),
+            "conversations": conversations,
+            "openConversations": open_,
+            "closedConversations": conversations - open_,
+            "storedEvents": events,
+            "consumers": consumers,
+            "evictedConversations": self.evictions,
+            "maxClosedConversations": self.config.max_closed_conversations,
+            "maxEventsPerConversation": self.config.max_events_per_conversation,
+        }
 
     def set_user_profile(self, consumer: Consumer, body: dict[str, Any]) -> str:
         consumer.profile.update(body)
@@ -479,8 +556,13 @@ class Engine:
     def reset(self, account: str | None = None) -> None:
         if account is None:
             self.accounts.clear()
+            self._closed.clear()
+            self._evicted.clear()
         else:
             self.accounts.pop(account, None)
+            for index in (self._closed, self._evicted):
+                for key in [k for k in index if k[0] == account]:
+                    del index[key]
         self.apps.reset(account)
         self.tokens.forget_account(account)
         self.rate_limiter.reset(account)

@@ -6,7 +6,9 @@ state looks on the wire lives in :mod:`mockle.core.render`.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 OPEN = "OPEN"
@@ -64,12 +66,28 @@ class Dialog:
     end_ts: int | None = None
     closed_by: str | None = None
     closed_cause: str | None = None
-    events: list[StoredEvent] = field(default_factory=list)  # sequenced events, by sequence
+    # the sequenced events, by sequence: a window of the newest (--max-events-per-conversation)
+    events: deque[StoredEvent] = field(default_factory=deque)
     meta_data: dict[str, Any] | None = None
+    sequenced: int = 0  # events ever sequenced in this dialog (the next sequence)
 
     @property
     def next_sequence(self) -> int:
-        return len(self.events)
+        return self.sequenced
+
+    @property
+    def first_sequence(self) -> int:
+        """The sequence of the oldest event still kept."""
+        return self.sequenced - len(self.events)
+
+    def add(self, ev: StoredEvent) -> None:
+        self.events.append(ev)  # a full window forgets its oldest event
+        self.sequenced += 1
+
+    def events_from(self, sequence: int) -> list[StoredEvent]:
+        """The kept events from ``sequence`` on (what is left when it fell out of the window)."""
+        skip = max(0, sequence - self.first_sequence)
+        return list(islice(self.events, skip, None))
 
 
 @dataclass(slots=True)
@@ -95,7 +113,9 @@ class Conversation:
     features: frozenset[str] = frozenset()
     channel: str = "connector"  # which path opened it: "connector", "ums", "control"
     consumer_messages: int = 0
-    timeline: list[StoredEvent] = field(default_factory=list)  # every event, chat states too
+    # every event, chat states too: a window of the newest (--max-events-per-conversation)
+    timeline: deque[StoredEvent] = field(default_factory=deque)
+    timeline_total: int = 0  # events ever added to the timeline (the next cursor)
 
     @property
     def main(self) -> Dialog:
@@ -123,6 +143,15 @@ class Conversation:
                 return p.id
         return None
 
+    def record(self, ev: StoredEvent) -> None:
+        self.timeline.append(ev)
+        self.timeline_total += 1
+
+    def timeline_from(self, cursor: int) -> list[StoredEvent]:
+        """The kept timeline events from position ``cursor`` (0: the first event ever)."""
+        skip = max(0, cursor - (self.timeline_total - len(self.timeline)))
+        return list(islice(self.timeline, skip, None))
+
 
 @dataclass(slots=True)
 class Consumer:
@@ -132,6 +161,7 @@ class Consumer:
     ext_id: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)
     open_conversation: str | None = None
+    stored: int = 0  # conversations of this consumer mockle still holds
 
 
 @dataclass(slots=True)

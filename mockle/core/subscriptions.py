@@ -124,7 +124,7 @@ class Subscriptions(Listener):
         sub = EventSubscription(session, dialog.dialog_id, dialect, single)
         session.event_subs[dialog.dialog_id] = sub
         _add(self._by_dialog, (session.account, dialog.dialog_id), session.id, sub)
-        history = [ev for ev in dialog.events[from_seq:] if self.sees(session, ev)]
+        history = [ev for ev in dialog.events_from(from_seq) if self.sees(session, ev)]
         if single:
             for ev in history:
                 fx.frames.append((session.id, self._online(session, ev)))
@@ -137,7 +137,7 @@ class Subscriptions(Listener):
         bodies (``originatorPId``; agents by legacy id on agent sockets)."""
         return [
             self._online(session, ev)["body"]
-            for ev in dialog.events[from_seq:]
+            for ev in dialog.events_from(from_seq)
             if self.sees(session, ev)
         ]
 

@@ -51,6 +51,8 @@ def core_config(settings: Settings) -> CoreConfig:
         strict_agents=settings.strict_agents,
         agent_session_ttl_s=settings.agent_session_ttl,
         ring_timeout_ms=round(settings.ring_timeout * 1000),
+        max_closed_conversations=settings.max_closed_conversations,
+        max_events_per_conversation=settings.max_events_per_conversation,
     )
 
 

@@ -102,7 +102,12 @@ def find_conversation(engine: Engine, conv_id: str, account: str | None = None) 
     conv = engine.find(conv_id, account)
     if conv is None:
         where = f" on account {account}" if account else ""
-        raise errors.NotFound(f"conversation {conv_id!r} does not exist{where}")
+        why = (
+            " any more: it was closed and forgotten to bound memory (--max-closed-conversations)"
+            if engine.forgotten(conv_id, account)
+            else ""
+        )
+        raise errors.NotFound(f"conversation {conv_id!r} does not exist{where}{why}")
     return conv
 
 
@@ -325,6 +330,20 @@ async def reset(request: web.Request) -> web.Response:
     return json_response({"reset": account or "all"})
 
 
+async def stats(request: web.Request) -> web.Response:
+    """What mockle holds now, and what it forgot to stay within its memory bounds."""
+    runtime = request.app[RUNTIME]
+    world = runtime.world
+    return json_response(
+        {
+            **world.engine.stats(),
+            "sockets": world.subscriptions.sizes(),
+            "journalEntries": len(runtime.journal.entries),
+            "journalSize": runtime.settings.journal_size,
+        }
+    )
+
+
 async def health(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     if not runtime.ready:
@@ -335,6 +354,7 @@ async def health(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/_mockle/health", health)
+    r.add_get("/_mockle/stats", stats)
     r.add_post("/_mockle/reset", reset)
     r.add_post("/_mockle/apps", post_app)
     r.add_get("/_mockle/apps", list_apps)

@@ -84,7 +84,6 @@ async def delete_requests(request: web.Request) -> web.Response:
 
 
 def _snapshot(conv: Conversation, after: int, version: int) -> dict[str, Any]:
-    timeline = conv.timeline
     return {
         "conversationId": conv.conv_id,
         "account": conv.account,
@@ -92,8 +91,8 @@ def _snapshot(conv: Conversation, after: int, version: int) -> dict[str, Any]:
         "stage": conv.stage,
         "participants": [{"id": p.id, "role": p.role} for p in conv.participants],
         "version": version,
-        "next": len(timeline),
-        "events": [ev.change for ev in timeline[after:]],
+        "next": conv.timeline_total,
+        "events": [ev.change for ev in conv.timeline_from(after)],
     }
 
 
@@ -116,7 +115,7 @@ async def conversation_events(request: web.Request) -> web.Response:
     deadline = loop.time() + wait
     while True:
         version = watch.version(conv_id)
-        ready = len(conv.timeline) > after or (since is not None and version > since)
+        ready = conv.timeline_total > after or (since is not None and version > since)
         left = deadline - loop.time()
         if ready or left <= 0:
             return json_response(_snapshot(conv, after, version))

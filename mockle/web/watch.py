@@ -33,6 +33,9 @@ class ConversationWatch(Listener):
     def on_event(self, conv: Conversation, dialog: Dialog, ev: StoredEvent, fx: Effects) -> None:
         self._bump(conv.conv_id)
 
+    def on_evicted(self, conv: Conversation) -> None:
+        self.versions.pop(conv.conv_id, None)
+
     def on_reset(self, account: str | None) -> None:
         waiters, self._waiters = self._waiters, {}
         for futs in waiters.values():

@@ -160,7 +160,7 @@ def test_send_after_close_is_bad_request_and_changes_nothing(engine: Engine) -> 
         "body": {"msg": "Bad Request, Conversation is close"},
         "reqId": "1",
     }
-    assert engine.account(ACCOUNT).conversations[conv].main.events == []
+    assert list(engine.account(ACCOUNT).conversations[conv].main.events) == []
     # after close the consumer may open a new one
     reply, _ = connector.conversation(engine, call(engine, batch(), app=app, jws=jws))
     assert reply.status == 200 and reply.body[1]["body"]["conversationId"] != conv
@@ -230,7 +230,7 @@ def test_another_consumers_conversation_is_401_and_untouched(engine: Engine) -> 
     _, mallory = tokens(engine, "mallory")
     reply, _ = send(engine, text(conv), app, mallory)
     assert reply.status == 401 and reply.body["body"]["errorCode"] == 40103
-    assert engine.account(ACCOUNT).conversations[conv].main.events == []
+    assert list(engine.account(ACCOUNT).conversations[conv].main.events) == []
 
 
 @pytest.mark.parametrize(
@@ -306,7 +306,7 @@ def test_schema_violations_on_send_name_the_path(
     reply, _ = send(engine, body, app, jws)
     assert reply.status == 400
     assert reply.body["body"]["path"].startswith(where), reply.body
-    assert engine.account(ACCOUNT).conversations[conv].main.events == []
+    assert list(engine.account(ACCOUNT).conversations[conv].main.events) == []
 
 
 def test_bare_element_and_rich_content_message_spelling_are_accepted(engine: Engine) -> None:

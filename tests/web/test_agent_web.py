@@ -197,3 +197,23 @@ async def test_the_journal_records_logins_without_secrets_and_agent_frames(
     ]
     assert [f["direction"] for f in frames if f["target"] == "ws"] == ["in", "out"]
     await ws.ws.close()
+
+
+async def test_stats_report_the_counts_and_evictions(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(
+        create_app(Settings(port=0, agent="manual", max_closed_conversations=1))
+    )
+    engine = runtime(client).world.engine
+    from mockle.core.effects import Effects
+
+    for _ in range(3):
+        info = engine.tokens.verify(engine.tokens.mint_signup(ACC, 60))
+        conv = engine.request_conversation(engine.consumer(info), {"brandId": ACC}, Effects())
+        engine.close(conv, "CONSUMER", Effects())
+    got = await (await client.get("/_mockle/stats")).json()
+    assert got["closedConversations"] == 1 and got["evictedConversations"] == 2
+    assert got["maxClosedConversations"] == 1 and got["journalSize"] == 10_000
+    assert got["sockets"]["sessions"] == 0
+    first = next(iter(engine._evicted))[1]
+    missing = await client.get(f"/_mockle/conversations/{first}")
+    assert missing.status == 404 and "forgotten" in await missing.text()
