@@ -1,0 +1,74 @@
+"""RSS of mockle's core under a long run of conversations that are opened, written to and closed.
+
+No server and no network: the core (a World, every listener on) driven directly, so the figure
+is the state's own growth, not the transport's. A pool of consumers each opens a conversation,
+publishes ``--messages`` texts and closes it, over and over; RSS is sampled every ``--every``
+conversations. With the default bounds the closed conversations beyond
+``--max-closed-conversations`` are forgotten, so RSS rises until the cap is reached and then
+stays flat.
+
+    python benchmarks/memory_bounds.py --conversations 200000 --max-closed 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import re
+import time
+from pathlib import Path
+
+from mockle.core.clock import Ids, SystemClock
+from mockle.core.effects import Actor, CoreConfig, Effects
+from mockle.core.model import CONSUMER
+from mockle.core.world import World
+
+ACCOUNT = "le-memory"
+
+
+def rss_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+)", status)
+    assert match
+    return int(match.group(1)) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=200_000)
+    parser.add_argument("--messages", type=int, default=2)
+    parser.add_argument("--consumers", type=int, default=500)
+    parser.add_argument("--max-closed", type=int, default=100_000)
+    parser.add_argument("--every", type=int, default=20_000)
+    args = parser.parse_args()
+
+    config = CoreConfig(agent_mode="manual", max_closed_conversations=args.max_closed)
+    world = World.build(config, clock=SystemClock(), ids=Ids(1))
+    engine = world.engine
+    tokens = [engine.tokens.mint_signup(ACCOUNT, 86_400) for _ in range(args.consumers)]
+    consumers = [engine.consumer(engine.tokens.verify(t)) for t in tokens]
+    gc.collect()
+    start_rss, start = rss_mib(), time.perf_counter()
+    print("conversations  sends      RSS MiB  stored closed  evicted  s")
+    print(f"{0:>13,}  {0:>9,}  {start_rss:7.1f}  {0:>13,}  {0:>7,}  0")
+    sends = 0
+    for n in range(1, args.conversations + 1):
+        consumer = consumers[n % len(consumers)]
+        fx = Effects()
+        conv = engine.request_conversation(consumer, {"brandId": ACCOUNT}, fx)
+        actor = Actor(ACCOUNT, consumer.consumer_id, CONSUMER)
+        for i in range(args.messages):
+            event = {"type": "ContentEvent", "contentType": "text/plain", "message": f"m{i}"}
+            engine.publish(actor, {"dialogId": conv.conv_id, "event": event}, fx)
+            sends += 1
+        engine.close(conv, "CONSUMER", fx)
+        if n % args.every == 0:
+            stats = engine.stats()
+            print(
+                f"{n:>13,}  {sends:>9,}  {rss_mib():7.1f}  {stats['closedConversations']:>13,}"
+                f"  {stats['evictedConversations']:>7,}  {time.perf_counter() - start:.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
