@@ -43,26 +43,28 @@ async def login(request: web.Request) -> web.Response:
     return _write(reply, request.secure)
 
 
-async def refresh(request: web.Request) -> web.Response:
+async def _with_session(request: web.Request, logout: bool) -> web.Response:
+    """``refresh`` or ``logout``: ``{"csrf"}`` with the login's cookie."""
     runtime = request.app[RUNTIME]
     raw = await read_raw(request, runtime.settings.max_body_size)
     if isinstance(raw, web.Response):
         return raw
-    cookie = request.cookies.get(SESSION_COOKIE)
-    reply = runtime.world.login.refresh(request.match_info["account"], raw, cookie)
+    account, cookie = request.match_info["account"], request.cookies.get(SESSION_COOKIE)
+    service = runtime.world.login
+    if not logout:
+        return _write(service.refresh(account, raw, cookie), request.secure)
+    fx = Effects()
+    reply = service.logout(account, raw, cookie, fx)
+    runtime.hub.dispatch(fx)  # the agent's sockets close 4401
     return _write(reply, request.secure)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    return await _with_session(request, logout=False)
 
 
 async def logout(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    raw = await read_raw(request, runtime.settings.max_body_size)
-    if isinstance(raw, web.Response):
-        return raw
-    cookie = request.cookies.get(SESSION_COOKIE)
-    fx = Effects()
-    reply = runtime.world.login.logout(request.match_info["account"], raw, cookie, fx)
-    runtime.hub.dispatch(fx)
-    return _write(reply, request.secure)
+    return await _with_session(request, logout=True)
 
 
 async def public_profile(request: web.Request) -> web.Response:

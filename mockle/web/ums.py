@@ -81,14 +81,25 @@ async def _serve(
     return ws
 
 
-async def consumer_socket(request: web.Request) -> web.StreamResponse:
-    runtime = request.app[RUNTIME]
-    version = _version(request, "3")
+def _accept(
+    request: web.Request, runtime: Runtime, default_version: str
+) -> tuple[str, web.WebSocketResponse] | web.Response:
+    """The protocol version and the socket to prepare, or the refusal to answer."""
+    version = _version(request, default_version)
     if isinstance(version, web.Response):
         return version
     ws = _upgrade(request, runtime)
     if isinstance(ws, web.Response):
         return ws
+    return version, ws
+
+
+async def consumer_socket(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    accepted = _accept(request, runtime, "3")
+    if isinstance(accepted, web.Response):
+        return accepted
+    version, ws = accepted
     token = token_from_header(request.headers.get("Authorization"))
     if token is None:
         token = request.match_info.get("jwt") or None
@@ -104,12 +115,10 @@ async def consumer_socket(request: web.Request) -> web.StreamResponse:
 
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
-    version = _version(request, "2.1")
-    if isinstance(version, web.Response):
-        return version
-    ws = _upgrade(request, runtime)
-    if isinstance(ws, web.Response):
-        return ws
+    accepted = _accept(request, runtime, "2.1")
+    if isinstance(accepted, web.Response):
+        return accepted
+    version, ws = accepted
     session, fx = runtime.world.ums.open_agent(
         request.match_info["account"], request.match_info["bearer"], version=version
     )
