@@ -9,9 +9,15 @@ Waiting never sleeps: :meth:`AsyncMockleClient.wait_for_event` long-polls
 the journal and :meth:`AsyncMockleClient.webhook_deliveries` the delivery log; the server
 answers the moment the awaited thing happens.
 
-Modules: ``_base`` (errors, records, helpers), ``_async`` (the client), ``_sync`` (the wrapper).
+An agent can be played two ways: through the control API (``client.agent``: join, say, close)
+or over the real agent socket (``client.agent_socket("bot")``: a Login Service login and the
+agent UMS WebSocket, as an SDK bot does: rings, QueryMessages, PublishEvent, transfers).
+
+Modules: ``_base`` (errors, records, helpers), ``_agent`` (the agent socket), ``_async`` (the
+client), ``_sync`` (the wrapper).
 """
 
+from mockle.client._agent import AgentRequestError, AgentSocketClosed, AsyncAgentSocket
 from mockle.client._async import AsyncAgent, AsyncFaults, AsyncMockleClient
 from mockle.client._base import (
     DEFAULT_ACCOUNT,
@@ -23,13 +29,17 @@ from mockle.client._base import (
     WaitTimeout,
     text_event,
 )
-from mockle.client._sync import Agent, Faults, MockleClient
+from mockle.client._sync import Agent, AgentSocket, Faults, MockleClient
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "Agent",
+    "AgentRequestError",
+    "AgentSocket",
+    "AgentSocketClosed",
     "AppCredentials",
     "AsyncAgent",
+    "AsyncAgentSocket",
     "AsyncFaults",
     "AsyncMockleClient",
     "Consumer",

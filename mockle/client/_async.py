@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import weakref
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -14,6 +15,7 @@ import aiohttp
 import orjson
 
 from mockle import assertions
+from mockle.client._agent import AsyncAgentSocket
 from mockle.client._base import (
     DEFAULT_ACCOUNT,
     AppCredentials,
@@ -22,6 +24,7 @@ from mockle.client._base import (
     MockleClientError,
     Predicate,
     WaitTimeout,
+    _camel,
     _claims,
     _drop_none,
     _short,
@@ -172,6 +175,7 @@ class AsyncMockleClient:
         self.agent = AsyncAgent(self)
         self._session: aiohttp.ClientSession | None = None
         self._apps: dict[str, AppCredentials] = {}
+        self._sockets: weakref.WeakSet[AsyncAgentSocket] = weakref.WeakSet()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -188,6 +192,8 @@ class AsyncMockleClient:
         return self._session
 
     async def close(self) -> None:
+        for sock in list(self._sockets):  # agent sockets first: they live on the session
+            await sock.close()
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -293,6 +299,42 @@ class AsyncMockleClient:
         creds = AppCredentials(acc, str(doc["client_id"]), str(doc["client_secret"]))
         self._apps[acc] = creds
         return creds
+
+    async def define_agent(
+        self, login_name: str, *, account: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """``POST /_mockle/agents``: an agent who may log in (``password=``, ``nickname=``,
+        ``role="MANAGER"``, ``skills=[...]``, ``max_conversations=``, ...: the definition's
+        members, camelCase or snake_case); the agent as mockle lists it."""
+        doc = {"account": self._acc(account), "loginName": login_name}
+        doc.update({_camel(k): v for k, v in fields.items() if v is not None})
+        made = await self.call("POST", "/_mockle/agents", doc, expect=201)
+        return dict(made["agents"][0])
+
+    async def agents(self, *, account: str | None = None) -> list[dict[str, Any]]:
+        """The agents of the account (defined, and those who logged in leniently)."""
+        doc = await self.call("GET", "/_mockle/agents", params={"account": self._acc(account)})
+        return list(doc["agents"])
+
+    async def delete_agent(self, login_name: str, *, account: str | None = None) -> None:
+        await self.call("DELETE", f"/_mockle/agents/{self._acc(account)}/{login_name}")
+
+    def agent_socket(
+        self,
+        login_name: str,
+        password: str | None = None,
+        *,
+        account: str | None = None,
+        version: str = "2.1",
+    ) -> AsyncAgentSocket:
+        """An agent over the real agent socket: ``async with m.agent_socket("bot") as a:``
+        logs in through the Login Service and opens the agent UMS socket (see
+        :class:`~mockle.client.AsyncAgentSocket`)."""
+        sock = AsyncAgentSocket(
+            self, login_name, password, account=self._acc(account), version=version
+        )
+        self._sockets.add(sock)
+        return sock
 
     async def conversations(
         self, *, state: str | None = None, account: str | None = None

@@ -59,6 +59,12 @@ class AppCredentials:
     client_secret: str
 
 
+def _camel(name: str) -> str:
+    """``max_conversations`` -> ``maxConversations`` (camelCase names pass unchanged)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 def _drop_none(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 

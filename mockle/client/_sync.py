@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from mockle.client._agent import AsyncAgentSocket
 from mockle.client._async import (
     AsyncMockleClient,
 )
@@ -86,6 +87,203 @@ class Agent:
         self._c._run(self._c.aio.agent.close(conversation_id))
 
 
+class AgentSocket:
+    """The blocking form of :class:`~mockle.client.AsyncAgentSocket` (``m.agent_socket(...)``):
+    ``with m.agent_socket("bot") as agent: agent.set_state("ONLINE")``. The socket is read on
+    the client's private event loop, so notifications arrive while the test thread runs."""
+
+    def __init__(self, client: MockleClient, aio: AsyncAgentSocket) -> None:
+        self._c = client
+        self.aio = aio
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        __tracebackhide__ = True
+        return self._c._run(coro)
+
+    # identity and state
+    @property
+    def login(self) -> dict[str, Any]:
+        return self.aio.login
+
+    @property
+    def login_name(self) -> str:
+        return self.aio.login_name
+
+    @property
+    def account(self) -> str:
+        return self.aio.account
+
+    @property
+    def bearer(self) -> str:
+        return self.aio.bearer
+
+    @property
+    def user_id(self) -> str:
+        return self.aio.user_id
+
+    @property
+    def pid(self) -> str:
+        return self.aio.pid
+
+    @property
+    def legacy_id(self) -> str:
+        return self.aio.legacy_id
+
+    @property
+    def conversations(self) -> dict[str, dict[str, Any]]:
+        return self.aio.conversations
+
+    @property
+    def closed(self) -> bool:
+        return self.aio.closed
+
+    @property
+    def close_code(self) -> int | None:
+        return self.aio.close_code
+
+    # opening and closing
+    def open(self) -> AgentSocket:
+        self._run(self.aio.open())
+        return self
+
+    def connect(self) -> None:
+        self._run(self.aio.connect())
+
+    def close(self) -> None:
+        self._run(self.aio.close())
+
+    def __enter__(self) -> AgentSocket:
+        try:
+            return self.open()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def refresh(self) -> None:
+        self._run(self.aio.refresh())
+
+    def logout(self) -> None:
+        self._run(self.aio.logout())
+
+    # requests
+    def send(self, frame: dict[str, Any], *, timeout: float | None = None) -> Any:
+        return self._run(self.aio.send(frame, timeout=timeout))
+
+    def request(self, type_name: str, body: Any = None, **frame: Any) -> Any:
+        return self._run(self.aio.request(type_name, body, **frame))
+
+    def get_clock(self) -> int:
+        return self._run(self.aio.get_clock())
+
+    def set_state(self, availability: str = "ONLINE") -> str:
+        return self._run(self.aio.set_state(availability))
+
+    def subscribe_agent_state(self, agent_id: str | None = None) -> str:
+        return self._run(self.aio.subscribe_agent_state(agent_id))
+
+    def subscribe_routing(self) -> str:
+        return self._run(self.aio.subscribe_routing())
+
+    def accept(self, ring: str | dict[str, Any]) -> str:
+        return self._run(self.aio.accept(ring))
+
+    def reject(self, ring: str | dict[str, Any]) -> str:
+        return self._run(self.aio.reject(ring))
+
+    def subscribe_conversations(self, **filters: Any) -> str:
+        return self._run(self.aio.subscribe_conversations(**filters))
+
+    def unsubscribe_conversations(self, subscription_id: str) -> None:
+        self._run(self.aio.unsubscribe_conversations(subscription_id))
+
+    def messages(
+        self, conversation_id: str, *, newer_than: int = 0, max_quantity: int | None = None
+    ) -> list[Event]:
+        return self._run(
+            self.aio.messages(conversation_id, newer_than=newer_than, max_quantity=max_quantity)
+        )
+
+    def subscribe_messages(self, conversation_id: str, from_seq: int = 0) -> None:
+        self._run(self.aio.subscribe_messages(conversation_id, from_seq))
+
+    def publish(self, conversation_id: str, event: Event, **kw: Any) -> int:
+        return self._run(self.aio.publish(conversation_id, event, **kw))
+
+    def say(self, conversation_id: str, text: str) -> int:
+        return self._run(self.aio.say(conversation_id, text))
+
+    def read(self, conversation_id: str, *sequences: int) -> int:
+        return self._run(self.aio.read(conversation_id, *sequences))
+
+    def typing(self, conversation_id: str, typing: bool = True) -> None:
+        self._run(self.aio.typing(conversation_id, typing))
+
+    def update_fields(self, conversation_id: str, *fields: dict[str, Any]) -> str:
+        return self._run(self.aio.update_fields(conversation_id, *fields))
+
+    def join(self, conversation_id: str, role: str = "MANAGER") -> str:
+        return self._run(self.aio.join(conversation_id, role))
+
+    def leave(self, conversation_id: str, role: str | None = None) -> str:
+        return self._run(self.aio.leave(conversation_id, role))
+
+    def transfer(self, conversation_id: str, skill: str | int | None = None, **kw: Any) -> str:
+        return self._run(self.aio.transfer(conversation_id, skill, **kw))
+
+    def close_conversation(self, conversation_id: str) -> str:
+        return self._run(self.aio.close_conversation(conversation_id))
+
+    def request_conversation(self, consumer_id: str, **body: Any) -> str:
+        return self._run(self.aio.request_conversation(consumer_id, **body))
+
+    def profile(self, consumer_id: str | None = None) -> Any:
+        return self._run(self.aio.profile(consumer_id))
+
+    # waiting
+    def wait_for_notification(
+        self,
+        type_name: str | None = None,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> dict[str, Any]:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_for_notification(type_name, predicate, timeout))
+
+    def wait_for_ring(self, timeout: float = 5.0, **kw: Any) -> dict[str, Any]:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_for_ring(timeout, **kw))
+
+    def wait_for_conversation(
+        self,
+        conversation_id: str | None = None,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        timeout: float = 5.0,
+        **kw: Any,
+    ) -> dict[str, Any]:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_for_conversation(conversation_id, predicate, timeout, **kw))
+
+    def wait_for_event(
+        self,
+        conversation_id: str | None = None,
+        predicate: Predicate | None = None,
+        timeout: float = 5.0,
+    ) -> Event:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_for_event(conversation_id, predicate, timeout))
+
+    def wait_for_text(self, conversation_id: str | None, text: str, timeout: float = 5.0) -> Event:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_for_text(conversation_id, text, timeout))
+
+    def wait_closed(self, timeout: float = 5.0) -> int | None:
+        __tracebackhide__ = True
+        return self._run(self.aio.wait_closed(timeout))
+
+
 class MockleClient:
     """The synchronous client: every method of :class:`AsyncMockleClient`, blocking.
 
@@ -156,6 +354,27 @@ class MockleClient:
 
     def install_app(self, webhooks: dict[str, str] | None = None, **kw: Any) -> AppCredentials:
         return self._run(self.aio.install_app(webhooks, **kw))
+
+    def define_agent(self, login_name: str, **fields: Any) -> dict[str, Any]:
+        return self._run(self.aio.define_agent(login_name, **fields))
+
+    def agents(self, *, account: str | None = None) -> list[dict[str, Any]]:
+        return self._run(self.aio.agents(account=account))
+
+    def delete_agent(self, login_name: str, *, account: str | None = None) -> None:
+        self._run(self.aio.delete_agent(login_name, account=account))
+
+    def agent_socket(
+        self,
+        login_name: str,
+        password: str | None = None,
+        *,
+        account: str | None = None,
+        version: str = "2.1",
+    ) -> AgentSocket:
+        """An agent over the real agent socket: ``with m.agent_socket("bot") as agent:``."""
+        aio = self.aio.agent_socket(login_name, password, account=account, version=version)
+        return AgentSocket(self, aio)
 
     def conversations(self, **kw: Any) -> list[dict[str, Any]]:
         return self._run(self.aio.conversations(**kw))
