@@ -48,6 +48,7 @@ ANSWERS = (ACCEPTED, REJECTED)  # what UpdateRingState may set
 CHANNELS = ["MESSAGING"]
 DEFAULT_RING_TIMEOUT_MS = 60_000
 RING_WEIGHT = 1.0
+FINISHED_RINGS = 10_000  # rings of completed tasks remembered for a late UpdateRingState
 
 Key = tuple[str, str]  # (account, id)
 
@@ -107,6 +108,7 @@ class Routing(Listener):
         self.ring_timeout_ms = ring_timeout_ms
         self._tasks: dict[Key, Task] = {}  # (account, conversation id)
         self._rings: dict[Key, Task] = {}  # (account, ring id)
+        self._finished: dict[Key, Ring] = {}  # (account, ring id) of completed tasks, bounded
         self._availability: dict[Key, str] = {}  # (account, PID); absent: ONLINE
         self._assigned: dict[Key, str] = {}  # (account, open conversation id) -> agent PID
         self._load: dict[Key, int] = {}  # (account, PID) -> open conversations assigned
@@ -206,9 +208,13 @@ class Routing(Listener):
 
     def update_ring(self, agent: Agent, ring_id: str, state: str, fx: Effects) -> None:
         """``UpdateRingState`` from ``agent``."""
-        task = self._rings.get((agent.account, ring_id))
-        ring = next((r for r in task.rings if r.ring_id == ring_id), None) if task else None
-        if task is None or ring is None or ring.agent_pid != agent.pid:
+        key = (agent.account, ring_id)
+        task = self._rings.get(key)
+        if task is not None:
+            ring = next((r for r in task.rings if r.ring_id == ring_id), None)
+        else:  # a ring of a completed task: no longer WAITING, which the answer says
+            ring = self._finished.get(key)
+        if ring is None or ring.agent_pid != agent.pid:
             raise errors.NotFound(
                 f"ring {ring_id!r} is not a ring of this agent", where="$.body.ringId"
             )
@@ -217,7 +223,7 @@ class Routing(Listener):
                 f"ringState {state!r} cannot be set: use ACCEPTED or REJECTED",
                 where="$.body.ringState",
             )
-        if ring.state != WAITING:
+        if task is None or ring.state != WAITING:
             raise errors.RequestFailed(
                 f"ring {ring_id!r} is {ring.state}, no longer WAITING", where="$.body.ringId"
             )
@@ -307,6 +313,9 @@ class Routing(Listener):
         del self._tasks[(task.account, task.conv_id)]
         for ring in task.rings:
             self._rings.pop((task.account, ring.ring_id), None)
+            self._finished[(task.account, ring.ring_id)] = ring
+            if len(self._finished) > FINISHED_RINGS:
+                del self._finished[next(iter(self._finished))]
             if ring.state == WAITING or (ring.state == ACCEPTED and ring.agent_pid != assignee):
                 ring.state = CANCELLED
                 self._notify_ring(task, ring, fx)
@@ -376,7 +385,8 @@ class Routing(Listener):
         def keep(key: Key) -> bool:
             return account is not None and key[0] != account
 
-        for index in (self._tasks, self._rings, self._availability, self._assigned, self._load):
+        indexes = (self._tasks, self._rings, self._finished, self._availability)
+        for index in (*indexes, self._assigned, self._load):
             for key in [k for k in index if not keep(k)]:
                 del index[key]
 

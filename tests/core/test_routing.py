@@ -300,3 +300,40 @@ def test_reset_forgets_tasks_and_rings() -> None:
     assert stage.world.routing.tasks("le12345678") == []
     stage.advance(120_000)  # the ring's expiry finds nothing
     assert rings(agent) == []
+
+
+def test_answering_a_ring_of_a_completed_task_says_its_state() -> None:
+    """An SDK retrying its accept, or a bot accepting after the consumer closed: a 400 that
+    says the ring is no longer WAITING (docs/fidelity.md), not a 404 "not a ring of this
+    agent"; another agent asking about it still gets the 404."""
+    stage = Stage()
+    agent, other = stage.agent("a"), stage.agent("b", route=False)
+    consumer = stage.consumer()
+    conv = request_conversation(consumer)
+    [ring] = rings(agent)
+    _accept(agent, ring["ringId"])
+    again = {"ringId": ring["ringId"], "ringState": "ACCEPTED"}
+    resp = agent.req({"id": 1, "type": ".ams.routing.UpdateRingState", "body": again})
+    assert resp["code"] == 400 and "is ACCEPTED, no longer WAITING" in resp["body"], resp
+    resp = other.req({"id": 1, "type": ".ams.routing.UpdateRingState", "body": again})
+    assert resp["code"] == 404 and "not a ring of this agent" in resp["body"], resp
+
+    assert stage.engine.conversation("le12345678", conv).assigned_agent() == agent.pid
+    bob = stage.consumer()
+    request_conversation(bob)
+    [waiting] = [r for r in rings(agent) if r["ringState"] == "WAITING"]
+    bob.ok(
+        "cm.UpdateConversationField",
+        {
+            "conversationId": waiting["convId"],
+            "conversationField": [
+                {"field": "ConversationStateField", "conversationState": "CLOSE"}
+            ],
+        },
+    )
+    assert [r["ringState"] for r in rings(agent)] == ["CANCELLED"]
+    late = {"ringId": waiting["ringId"], "ringState": "ACCEPTED"}
+    resp = agent.req({"id": 2, "type": ".ams.routing.UpdateRingState", "body": late})
+    assert resp["code"] == 400 and "is CANCELLED, no longer WAITING" in resp["body"], resp
+    stage.world.reset("le12345678")
+    assert stage.world.routing._finished == {}
