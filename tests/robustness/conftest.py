@@ -24,10 +24,14 @@ from tests.robustness.helpers import (
     SEND,
     Http,
     LogTrap,
+    agent_path,
     close_request,
+    login_body,
+    login_path,
     profile_request,
     request_conversation,
     state_violations,
+    text_event,
 )
 from tests.robustness.strategies import CLOSED, OWN, PLACEHOLDERS
 
@@ -269,6 +273,42 @@ class Served:
         headers = {"Authorization": f"jwt {token}"} if token else {}
         return await self.http.ws_connect(self.ws_url, headers=headers, autoping=False, **kw)
 
+    # -- the agent side -------------------------------------------------------------------
+
+    async def login(self, name: str, account: str = ACC) -> dict[str, Any]:
+        """A Login Service login (lenient: any name is an agent); its answer."""
+        status, doc = await self.post(login_path(account), login_body(name), {})
+        assert status == 200, doc
+        return dict(doc)
+
+    def agent_url(self, bearer: str, account: str = ACC, query: str = "?v=2.1") -> str:
+        return f"ws://127.0.0.1:{self.server.port}{agent_path(account, bearer)}{query}"
+
+    async def agent_ws(
+        self, bearer: str, account: str = ACC, **kw: Any
+    ) -> aiohttp.ClientWebSocketResponse:
+        return await self.http.ws_connect(self.agent_url(bearer, account), autoping=False, **kw)
+
+    async def peer(self, role: str, name: str = "a", **kw: Any) -> Peer:
+        """An open socket of ``role`` (consumer: a ConsumerJWS in the header; agent: a login
+        and its bearer in the path)."""
+        if role == AGENT:
+            login = await self.login(name)
+            ws = await self.agent_ws(login["bearer"], **kw)
+            return Peer(ws, role, name, str(login["config"]["userPid"]), login)
+        return Peer(await self.ws(self.jws(name), **kw), role, name, lp_consumer_id(ACC, name))
+
+    async def conversation_for(self, peer: Peer) -> str:
+        """An open conversation ``peer`` may publish in: a consumer's own, or one the agent
+        was joined to as its assigned agent (control API)."""
+        if peer.role != AGENT:
+            return await self.open_conversation(self.headers(peer.name))
+        conv = await self.open_conversation(self.headers(f"for-{peer.name}"))
+        path = f"/_mockle/conversations/{conv}/agent/join"
+        status, doc = await self.post(path, {"agentId": peer.id}, {})
+        assert status == 200, doc
+        return conv
+
     def problems(self) -> list[str]:
         found = list(state_violations(self.engine))
         found += [f"bug: {b}" for b in self.server.runtime.bugs]
@@ -276,6 +316,37 @@ class Served:
         if ums is not None and ums.bugs:
             found.append(f"ums bugs: {ums.bugs}")
         return found + self.trap.problems()
+
+
+AGENT, CONSUMER_ROLE = "agent", "consumer"
+ROLES = (CONSUMER_ROLE, AGENT)
+
+
+@dataclass
+class Peer:
+    """One socket of either role, and who it is (consumer id, or agent PID)."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    role: str
+    name: str
+    id: str
+    login: dict[str, Any] = field(default_factory=dict)
+
+    def type(self, name: str) -> str:
+        """A request type in the socket's usual dialect (``.ams.`` for agents)."""
+        return f".ams.{name}" if self.role == AGENT and not name.startswith(".") else name
+
+    def publish(self, conv: str, message: str = "hello", rid: str = "1") -> dict[str, Any]:
+        frame = text_event(conv, message, rid=rid)
+        frame["type"] = self.type("ms.PublishEvent")
+        return frame
+
+    async def send(self, frame: Any) -> None:
+        await self.ws.send_str(orjson.dumps(frame).decode())
+
+    async def answer(self, frame: Any, timeout: float = 5.0) -> dict[str, Any]:
+        await self.send(frame)
+        return await ws_answer(self.ws, timeout)
 
 
 @pytest.fixture

@@ -265,7 +265,8 @@ class Closed(Exception):
 
 
 class Ws:
-    """One consumer socket (the ``websockets`` sync client), with request/answer helpers."""
+    """One consumer socket (the ``websockets`` sync client), with request/answer helpers;
+    with ``path``, any other socket (the agent socket: :func:`agent_path`)."""
 
     def __init__(
         self,
@@ -276,8 +277,9 @@ class Ws:
         how: str = "header",
         query: str = "?v=3",
         headers: dict[str, str] | None = None,
+        path: str | None = None,
     ) -> None:
-        path = f"/ws_api/account/{account}/messaging/consumer"
+        path = path or f"/ws_api/account/{account}/messaging/consumer"
         extra = dict(headers or {})
         if token is not None and how == "header":
             extra["Authorization"] = f"jwt {token}"
@@ -335,6 +337,18 @@ class Ws:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def login_path(account: str = ACC) -> str:
+    return f"/api/account/{account}/login?v=1.3"
+
+
+def login_body(name: str) -> dict[str, str]:
+    return {"username": name, "password": "pw"}
+
+
+def agent_path(account: str, bearer: str) -> str:
+    return f"/ws_api/account/{account}/messaging/brand/{bearer}"
 
 
 def get_clock(rid: str = "clock") -> dict[str, Any]:

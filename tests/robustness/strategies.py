@@ -496,3 +496,134 @@ def ws_messages(draw: st.DrawFn) -> tuple[str, Any]:
     if kind == 10:
         return ("binary", draw(st.binary(max_size=80)))
     return ("huge", WS_SIZE_LIMIT + 1)
+
+
+# -- agent socket frames ---------------------------------------------------------------------------
+
+RING_ID = "$ring"  # the last ring id the fuzzing agent socket was given (else a made-up one)
+CONSUMERS = ("$consumer:fuzz-0", "$consumer:fuzz-1", "$consumer:victim", "$consumer:nobody")
+AGENT_IDS = ("$self", "$self", "$agent:watch-bot", "$agent:nobody")  # the socket's own, others
+
+agent_ref = st.one_of(st.sampled_from(AGENT_IDS), st.text(max_size=20))
+availability = st.sampled_from(["ONLINE", "ONLINE", "OCCUPIED", "AWAY", "OFFLINE", ""])
+participants_change = shaped(
+    {
+        "field": st.just("ParticipantsChange"),
+        "type": st.sampled_from(["ADD", "REMOVE", "SUGGEST", "UPDATE", "X"]),
+    },
+    {
+        "role": st.sampled_from(["ASSIGNED_AGENT", "MANAGER", "READER", "AGENT", "CONSUMER", "Z"]),
+        "userId": agent_ref,
+    },
+)
+skill_change = shaped(
+    {"field": st.just("Skill"), "skill": st.one_of(st.text(max_size=6), int64)},
+    {"type": st.just("UPDATE")},
+)
+agent_field = st.one_of(participants_change, skill_change, conversation_field)
+agent_update_body = shaped(
+    {
+        "conversationId": conv_ref,
+        "conversationField": st.one_of(agent_field, st.lists(agent_field, max_size=3)),
+    }
+)
+AGENT_TYPES: dict[str, Any] = {
+    ".ams.routing.SetAgentState": shaped(
+        {"availability": availability},
+        {
+            "channels": st.one_of(st.just(["MESSAGING"]), st.text(max_size=10)),
+            "agentUserId": agent_ref,
+            "description": st.text(max_size=20),
+        },
+    ),
+    ".ams.routing.SubscribeRoutingTasks": shaped(
+        {},
+        {
+            "channelType": st.just("MESSAGING"),
+            "agentId": agent_ref,
+            "brandId": st.sampled_from(["le-robust", "le-other", ""]),
+        },
+    ),
+    ".ams.routing.UpdateRoutingTaskSubscription": shaped(
+        {}, {"agentId": agent_ref, "subscriptionId": st.text(max_size=40)}
+    ),
+    ".ams.routing.UpdateRingState": shaped(
+        {
+            "ringId": st.one_of(st.just(RING_ID), st.just(RING_ID), st.text(max_size=80)),
+            "ringState": st.sampled_from(["ACCEPTED", "ACCEPTED", "REJECTED", "WAITING", "X"]),
+        }
+    ),
+    ".ams.routing.SubscribeAgentsState": shaped(
+        {}, {"agentId": agent_ref, "brandId": st.sampled_from(["le-robust", "le-other"])}
+    ),
+    ".ams.aam.SubscribeExConversations": shaped(
+        {},
+        {
+            "convState": st.one_of(states, st.lists(states, max_size=3)),
+            "agentIds": st.one_of(agent_ref, st.lists(agent_ref, max_size=3)),
+            "skillIds": st.one_of(st.text(max_size=5), st.lists(st.text(max_size=5), max_size=3)),
+            "minLastUpdatedTime": st.integers(min_value=0, max_value=2**41),
+        },
+    ),
+    ".ams.aam.UnsubscribeExConversations": shaped(
+        {"subscriptionId": st.text(min_size=1, max_size=64)}
+    ),
+    ".ams.ms.QueryMessages": shaped(
+        {"dialogId": conv_ref},
+        {
+            "newerThanSequence": st.integers(min_value=0, max_value=2**40),
+            "maxQuantity": st.integers(min_value=-3, max_value=50),
+        },
+    ),
+    ".ams.ms.SubscribeMessagingEvents": shaped(
+        {"dialogId": conv_ref}, {"fromSeq": st.integers(min_value=0, max_value=5)}
+    ),
+    ".ams.ms.PublishEvent": publish_body,
+    ".ams.cm.UpdateConversationField": agent_update_body,
+    ".ams.cm.AgentRequestConversation": shaped(
+        {"consumerId": st.one_of(st.sampled_from(CONSUMERS), st.text(max_size=64))},
+        {
+            "channelType": st.just("MESSAGING"),
+            "skillId": st.one_of(st.text(max_size=5), int64),
+            "conversationContext": shaped({}, {"type": st.just("ProactiveContext")}),
+        },
+    ),
+    ".ams.userprofile.GetUserProfile": st.one_of(
+        st.sampled_from(CONSUMERS), shaped({}, {"userId": st.sampled_from(CONSUMERS)}), st.text()
+    ),
+    ".ams.ms.GenerateURLForUploadFile": upload_body,
+    ".ams.ms.GenerateURLForDownloadFile": download_body,
+    ".GetClock": st.builds(dict),
+    ".KeepAlive": st.builds(dict),
+    # requests of the other role
+    "cm.ConsumerRequestConversation": request_body,
+    "userprofile.SetUserProfile": profile_body,
+}
+AGENT_FRAME_TYPES = tuple(AGENT_TYPES) + (".ams.routing.UpdateRingState", ".ams.ms.PublishEvent")
+
+
+@st.composite
+def valid_agent_frame(draw: st.DrawFn) -> Any:
+    type_name = draw(st.sampled_from(AGENT_FRAME_TYPES))
+    frame: dict[str, Any] = {"kind": "req", "id": draw(ids), "type": type_name}
+    if draw(pick(10)) != 9:
+        frame["body"] = draw(AGENT_TYPES[type_name])
+    if draw(pick(6)) == 5:
+        frame["metadata"] = draw(metadata)
+    return frame
+
+
+agent_frames = mutated(valid_agent_frame())
+
+
+@st.composite
+def agent_messages(draw: st.DrawFn) -> tuple[str, Any]:
+    """One message an agent client may send: mostly near-valid agent frames."""
+    kind = draw(pick(12))
+    if kind <= 8:
+        return ("json", draw(agent_frames))
+    if kind == 9:
+        return ("text", draw(st.text(max_size=80)))
+    if kind == 10:
+        return ("binary", draw(st.binary(max_size=80)))
+    return ("huge", WS_SIZE_LIMIT + 1)

@@ -10,11 +10,18 @@ other text, binary frames, and now and then a frame over the size limit. Propert
 * other sockets carry on: a watcher socket of another consumer answers after every example
   and its conversation is never touched;
 * the state stays consistent, nothing is recorded as a bug and nothing reaches the log.
+
+The same properties hold for the agent socket: near-valid frames of every agent request
+(availability, routing subscriptions, ring answers aimed at the rings the socket was given,
+conversation fields with participants changes and transfers, proactive conversations,
+profiles), with good and bad bearers; the victim's conversation has an assigned agent, so
+no fuzzing agent may take it over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -23,12 +30,23 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from mockle.core.requests import request_id
+from mockle.core.tokens import lp_consumer_id
 from mockle.settings import Settings
 from tests.robustness import strategies as s
 from tests.robustness.conftest import Live, make_live, tamper
-from tests.robustness.helpers import OTHER_ACC, Closed, Ws, get_clock, subscribe_events
+from tests.robustness.helpers import (
+    ACC,
+    OTHER_ACC,
+    Closed,
+    Ws,
+    agent_path,
+    get_clock,
+    login_body,
+    login_path,
+    subscribe_events,
+)
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(240)
 
 DOCUMENTED_CLOSES = {1000, 1009, 4401, 4407}
 # The echo agent answers every consumer message at once, so its notifications interleave
@@ -175,3 +193,191 @@ def test_any_connection_url_and_headers_are_answered(
             ws.close()
     assert watcher.request(get_clock())["code"] == 200
     live.assert_healthy()
+
+
+# -- the agent socket ------------------------------------------------------------------------------
+
+AGENTS = ("fuzz-agent-0", "fuzz-agent-1", "fuzz-agent-2")
+BEARER_MODES = ("good", "good", "good", "bad")
+
+
+@dataclass
+class AgentStage:
+    live: Live
+    watcher: Ws  # a consumer socket subscribed to the victim's conversation
+    bot: Ws  # another agent's socket, which must carry on
+    logins: dict[str, dict[str, Any]]
+
+
+def _login(live: Live, name: str, account: str = ACC) -> dict[str, Any]:
+    answer = live.http.post_json(login_path(account), login_body(name), {})
+    assert answer.status == 200, answer.body
+    doc: dict[str, Any] = answer.json()
+    return doc
+
+
+@pytest.fixture(scope="module")
+def agent_stage() -> Iterator[AgentStage]:
+    """A live mockle whose victim conversation has a (control-API) assigned agent, fuzzing
+    agents that may log in, a consumer watcher of the victim and a bystander agent socket."""
+    for live in make_live(WS_SETTINGS):
+        path = f"/_mockle/conversations/{live.victim_conv}/agent/join"
+        assert live.http.post_json(path, {}, {}).status == 200
+        logins = {name: _login(live, name) for name in (*AGENTS, "watch-bot")}
+        logins["other-account"] = _login(live, "fuzz-agent-0", OTHER_ACC)
+        port = live.server.server.port
+        watcher = Ws(port, live.tokens["jws:victim"])
+        assert watcher.request(subscribe_events(live.victim_conv))["code"] == 200
+        assert watcher.next()["type"] == "ms.MessagingEventNotification"  # the history
+        bot = Ws(port, path=agent_path(ACC, logins["watch-bot"]["bearer"]), query="?v=2.1")
+        try:
+            yield AgentStage(live, watcher, bot, logins)
+        finally:
+            watcher.close()
+            bot.close()
+
+
+def _legacy(login: dict[str, Any]) -> str:
+    return f"{ACC}.{login['config']['userId']}"
+
+
+def _last_ring(ws: Ws) -> str:
+    for frame in reversed(ws.notifications):
+        if frame.get("type") == ".ams.routing.RoutingTaskNotification":
+            for change in frame["body"].get("changes", []):
+                for ring in change.get("result", {}).get("ringsDetails", []):
+                    return str(ring["ringId"])
+    return "no-ring-yet"
+
+
+def _resolve_agent(stage: AgentStage, doc: Any, me: str, ext: str, ws: Ws) -> Any:
+    """The agent strategies' placeholders, then the conversation ones."""
+    if isinstance(doc, str):
+        if doc == s.RING_ID:
+            return _last_ring(ws)
+        if doc.startswith("$consumer:"):
+            return lp_consumer_id(ACC, doc.split(":", 1)[1])
+        if doc == "$self":
+            return _legacy(stage.logins[me])
+        if doc.startswith("$agent:"):
+            name = doc.split(":", 1)[1]
+            return _legacy(stage.logins[name]) if name in stage.logins else f"{ACC}.999"
+        return stage.live.resolve(doc, ext)
+    if isinstance(doc, list):
+        return [_resolve_agent(stage, x, me, ext, ws) for x in doc]
+    if isinstance(doc, dict):
+        return {k: _resolve_agent(stage, v, me, ext, ws) for k, v in doc.items()}
+    return doc
+
+
+def _bearer(stage: AgentStage, me: str, mode: str, bad: int) -> str:
+    bearer = str(stage.logins[me]["bearer"])
+    if mode == "good":
+        return bearer
+    return [
+        stage.live.tokens["jws:fuzz-0"],
+        bearer[:-1] + ("0" if bearer[-1] != "0" else "1"),
+        str(stage.logins["other-account"]["bearer"]),
+        "not-a-bearer",
+        stage.live.tokens["signup"],
+    ][bad]
+
+
+@s.fuzz_settings(max_examples=200)
+@given(
+    me=st.sampled_from(AGENTS),
+    ext=st.sampled_from(["fuzz-0", "fuzz-1", "fuzz-2", "fuzz-3"]),
+    mode=st.sampled_from(BEARER_MODES),
+    bad=s.pick(5),
+    version=st.sampled_from(["?v=2.1", "?v=2.1", "?v=2", "?v=3"]),
+    messages=st.lists(s.agent_messages(), min_size=1, max_size=5),
+)
+def test_any_frames_on_the_agent_socket_get_one_answer_each_and_never_break_others(
+    agent_stage: AgentStage,
+    me: str,
+    ext: str,
+    mode: str,
+    bad: int,
+    version: str,
+    messages: list[tuple[str, Any]],
+) -> None:
+    """The consumer socket's properties, for agent sockets: one ``resp`` per frame (a 4xx
+    with a message when refused, never a 5xx), documented close codes only, a socket that
+    still answers, the victim's conversation untouched, the bystanders answering, a
+    consistent state and gap-free sequences, no bug and nothing in the log."""
+    stage = agent_stage
+    live = stage.live
+    victim = live.victim_state()
+    bearer = _bearer(stage, me, mode, bad)
+    ws = Ws(live.server.server.port, path=agent_path(ACC, bearer), query=version)
+    code: int | None = None
+    try:
+        for kind, value in messages:
+            if kind == "json":
+                payload: str | bytes = orjson.dumps(
+                    _resolve_agent(stage, value, me, ext, ws)
+                ).decode()
+            else:
+                payload = _payload(live, ext, None, kind, value)
+            ws.send(payload)
+            if kind == "huge":
+                code = ws.closed_with()
+                assert code == 1009 or (mode == "bad" and code == 4401), code
+                break
+            resp = ws.answer()
+            _check_resp(resp)
+            if resp["code"] >= 400:
+                assert isinstance(resp["body"], str) and resp["body"], resp
+            expected = request_id(orjson.loads(payload)) if kind == "json" else None
+            assert resp["reqId"] == (expected or "0"), (resp, payload[:200])
+        if code is None:
+            resp = ws.request(get_clock())
+            _check_resp(resp)
+            assert resp["reqId"] == "clock", resp
+    except Closed as exc:
+        code = exc.code
+    finally:
+        ws.close()
+    event(f"closed {code}")
+    assert code is None or code in DOCUMENTED_CLOSES, code
+    assert mode == "good" or code in (4401, 1009), (mode, code)  # 1009: the huge one first
+    assert stage.watcher.request(get_clock())["code"] == 200
+    assert not stage.watcher.notifications, stage.watcher.notifications
+    assert stage.bot.request(get_clock())["code"] == 200
+    assert live.victim_state() == victim
+    assert live.server.server.runtime.world.ums.bugs == 0
+    live.assert_healthy()
+
+
+@s.fuzz_settings(max_examples=40)
+@given(
+    account=st.one_of(st.just(ACC), st.just(ACC), st.just(OTHER_ACC), s.path_segments),
+    bearer=st.one_of(st.just("$good"), st.just("$good"), s.path_segments),
+    query=st.one_of(s.queries, st.sampled_from(["?v=2", "?v=2.1", "?v=3", "?v=4", "?v=", ""])),
+)
+def test_any_agent_socket_url_is_answered(
+    agent_stage: AgentStage, account: str, bearer: str, query: str
+) -> None:
+    """Odd accounts, bearers and versions: a 4xx refusal, a 4401 close, or a working socket."""
+    stage = agent_stage
+    good = str(stage.logins["fuzz-agent-0"]["bearer"])
+    path = agent_path(account, good if bearer == "$good" else bearer)
+    try:
+        ws = Ws(stage.live.server.server.port, path=path, query=query)
+    except Exception as exc:  # the handshake was refused: it must be a 4xx
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        assert status is not None and 400 <= status < 500, repr(exc)
+        event(f"refused {status}")
+    else:
+        try:
+            answer = ws.request(get_clock())
+            assert answer["code"] == 200, answer
+            assert account == ACC and bearer == "$good", (account, bearer)
+            event("open")
+        except Closed as exc:
+            assert exc.code == 4401, exc.code
+            event("closed 4401")
+        finally:
+            ws.close()
+    assert stage.bot.request(get_clock())["code"] == 200
+    stage.live.assert_healthy()

@@ -20,11 +20,12 @@ import orjson
 import pytest
 
 from mockle.core.jsondoc import MAX_DEPTH
-from tests.robustness.conftest import Served, ws_answer, ws_closed
+from tests.robustness.conftest import AGENT, ROLES, Served, ws_answer, ws_closed
 from tests.robustness.helpers import (
     ACC,
     CONV,
     SEND,
+    agent_path,
     get_clock,
     profile_request,
     request_conversation,
@@ -371,28 +372,47 @@ async def test_unparseable_http_gets_a_plain_400_and_a_closed_connection(
 # -- WebSocket frames ------------------------------------------------------------------------------
 
 
-async def test_binary_frame_gets_a_400_resp_and_the_socket_stays(serve: Any) -> None:
+@pytest.mark.parametrize("role", ROLES)
+async def test_binary_frame_gets_a_400_resp_and_the_socket_stays(serve: Any, role: str) -> None:
     s: Served = await serve()
-    ws = await s.ws(s.jws("a"))
-    await ws.send_bytes(b"\x00\x01binary")
-    resp = await ws_answer(ws)
+    peer = await s.peer(role)
+    await peer.ws.send_bytes(b"\x00\x01binary")
+    resp = await ws_answer(peer.ws)
     assert resp["code"] == 400 and "binary frames are not supported" in resp["body"], resp
-    await ws.send_str(orjson.dumps(get_clock()).decode())
-    assert (await ws_answer(ws))["code"] == 200
-    await ws.close()
+    assert (await peer.answer(get_clock()))["code"] == 200
+    await peer.ws.close()
     await healthy(s)
 
 
-async def test_invalid_utf8_text_frame_closes_1007(serve: Any) -> None:
+@pytest.mark.parametrize("role", ROLES)
+async def test_invalid_json_text_frames_get_a_400_resp_each(serve: Any, role: str) -> None:
     s: Served = await serve()
-    token = s.jws("a")
+    peer = await s.peer(role)
+    for text in ("{nope", "", " ", "[1,", '{"type": "GetClock"', "nul", "\u0000"):
+        await peer.ws.send_str(text)
+        resp = await ws_answer(peer.ws)
+        assert resp["code"] == 400 and resp["reqId"] == "0", (text, resp)
+        assert isinstance(resp["body"], str) and resp["body"], resp
+    assert (await peer.answer(get_clock()))["code"] == 200
+    await peer.ws.close()
+    await healthy(s)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_invalid_utf8_text_frame_closes_1007(serve: Any, role: str) -> None:
+    s: Served = await serve()
+    if role == AGENT:
+        path, auth = agent_path(ACC, (await s.login("a"))["bearer"]) + "?v=2.1", ""
+    else:
+        path = f"/ws_api/account/{ACC}/messaging/consumer?v=3"
+        auth = f"Authorization: jwt {s.jws('a')}\r\n"
     reader, writer = await asyncio.open_connection("127.0.0.1", s.server.port)
     try:
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
-            f"GET /ws_api/account/{ACC}/messaging/consumer?v=3 HTTP/1.1\r\nHost: x\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: x\r\n"
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nAuthorization: jwt {token}\r\n\r\n".encode()
+            f"Sec-WebSocket-Version: 13\r\n{auth}\r\n".encode()
         )
         assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
         writer.write(_masked_frame(0x1, b'{"type":"GetClock","id":"\xff\xfe"}'))
@@ -411,52 +431,54 @@ def _masked_frame(opcode: int, payload: bytes) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-async def test_frame_over_the_limit_closes_1009_and_others_carry_on(serve: Any) -> None:
+@pytest.mark.parametrize("role", ROLES)
+async def test_frame_over_the_limit_closes_1009_and_others_carry_on(serve: Any, role: str) -> None:
     s: Served = await serve()
-    other = await s.ws(s.jws("b"))
-    ws = await s.ws(s.jws("a"))
-    await ws.send_str("x" * (MIB + 1))
-    assert await ws_closed(ws) == 1009
-    await other.send_str(orjson.dumps(get_clock()).decode())
-    assert (await ws_answer(other))["code"] == 200
-    await other.close()
+    others = [await s.peer(r, "b") for r in ROLES]
+    peer = await s.peer(role)
+    conv = await s.conversation_for(peer)
+    await peer.ws.send_str(orjson.dumps(peer.publish(conv, "x" * (MIB + 1))).decode())
+    assert await ws_closed(peer.ws) == 1009
+    events = len(s.engine.conversation(ACC, conv).main.events)
+    assert events == 0
+    for other in others:
+        assert (await other.answer(get_clock()))["code"] == 200
+        await other.ws.close()
     await healthy(s)
 
 
-async def test_deeply_nested_frame_is_refused(serve: Any) -> None:
+@pytest.mark.parametrize("role", ROLES)
+async def test_deeply_nested_frame_is_refused(serve: Any, role: str) -> None:
     s: Served = await serve()
-    headers = s.headers("a")
-    conv = await s.open_conversation(headers)
-    ws = await s.ws(s.jws("a"))
-    await ws.send_str(orjson.dumps(subscribe_events(conv)).decode())
-    assert (await ws_answer(ws))["code"] == 200
-    frame = text_event(conv)
+    peer = await s.peer(role)
+    conv = await s.conversation_for(peer)
+    frame = peer.publish(conv)
     frame["metadata"] = [{"type": "ExternalId", "id": "1", "deep": nested(MAX_DEPTH + 10)}]
-    await ws.send_str(orjson.dumps(frame).decode())
-    resp = await ws_answer(ws)
-    await ws.close()
-    assert resp["code"] == 400, resp
+    resp = await peer.answer(frame)
+    assert resp["code"] == 400 and "levels deep" in resp["body"], resp
+    assert len(s.engine.conversation(ACC, conv).main.events) == 0
+    await peer.ws.close()
     await healthy(s)
 
 
-async def test_a_flood_of_frames_is_answered_in_order(serve: Any) -> None:
+@pytest.mark.parametrize("role", ROLES)
+async def test_a_flood_of_frames_is_answered_in_order(serve: Any, role: str) -> None:
     s: Served = await serve()
-    headers = s.headers("a")
-    conv = await s.open_conversation(headers)
-    ws = await s.ws(s.jws("a"))
-    other = await s.ws(s.jws("b"))
+    peer = await s.peer(role)
+    conv = await s.conversation_for(peer)
+    others = [await s.peer(r, "b") for r in ROLES]
     count = 2000
     for i in range(count):  # no waiting between frames
-        frame = text_event(conv, f"m{i}", rid=str(i)) if i % 2 else get_clock(str(i))
-        await ws.send_str(orjson.dumps(frame).decode())
-    answers = [await ws_answer(ws) for _ in range(count)]
+        frame = peer.publish(conv, f"m{i}", rid=str(i)) if i % 2 else get_clock(str(i))
+        await peer.send(frame)
+    answers = [await ws_answer(peer.ws) for _ in range(count)]
     assert [a["reqId"] for a in answers] == [str(i) for i in range(count)]
     assert all(a["code"] == 200 for a in answers)
     assert [a["body"]["sequence"] for a in answers[1::2]] == list(range(count // 2))
-    await other.send_str(orjson.dumps(get_clock()).decode())
-    assert (await ws_answer(other))["code"] == 200
-    await ws.close()
-    await other.close()
+    for other in others:
+        assert (await other.answer(get_clock()))["code"] == 200
+        await other.ws.close()
+    await peer.ws.close()
     await healthy(s)
 
 

@@ -1,7 +1,8 @@
 """Graceful shutdown under load: ``mockle serve`` gets SIGTERM with sockets connected, SENDs
 pouring in, a request in flight and webhook deliveries pending.
 
-* every socket is closed with 1001 (going away);
+* every socket, consumer and agent (one of them rung for a conversation), is closed with 1001
+  (going away) and the close handshake (a dropped connection would read as 1006);
 * the request in flight completes (its answer arrives);
 * the SENDs under way get whole 200 answers, then refused or dropped connections, never a 5xx;
 * a delivery that ends within the grace is delivered, one that does not is reported in the log;
@@ -39,6 +40,7 @@ from tests.robustness.helpers import (
 pytestmark = pytest.mark.timeout(60)
 
 SOCKETS = 20
+AGENT_SOCKETS = 5
 LOAD_WORKERS = 10
 LOAD_WARMUP = 100  # SENDs answered before the signal
 LOAD_ACC = "le-load"  # no apps there: the load adds no webhook deliveries
@@ -191,6 +193,7 @@ def _app(receiver: Receiver, name: str, path: str) -> dict[str, Any]:
 class Outcome:
     answer: bytes  # what the request in flight got
     close_codes: list[int | None]
+    agent_close_codes: list[int | None]
     exit_code: int
     elapsed: float  # seconds from SIGTERM to the exit
     stderr: str
@@ -217,6 +220,10 @@ def outcome() -> Outcome:
 
 def test_sockets_close_with_1001(outcome: Outcome) -> None:
     assert outcome.close_codes == [1001] * SOCKETS
+
+
+def test_agent_sockets_close_with_1001(outcome: Outcome) -> None:
+    assert outcome.agent_close_codes == [1001] * AGENT_SOCKETS
 
 
 def test_requests_under_load_get_whole_answers_or_a_refused_connection(outcome: Outcome) -> None:
@@ -281,6 +288,35 @@ async def _run(proc: asyncio.subprocess.Process, url: str, receiver: Receiver) -
         await sockets[0].send_str(orjson.dumps(subscribe_events(conv)).decode())
         assert (await ws_answer(sockets[0]))["code"] == 200
 
+        # agent sockets: logged-in agents; the first subscribed to routing, with a ring waiting
+        agent_sockets = []
+        ws_base = url.replace("http://", "ws://")
+        for i in range(AGENT_SOCKETS):
+            async with http.post(
+                f"{url}/api/account/{ACC}/login?v=1.3",
+                json={"username": f"bot-{i}", "password": "pw"},
+            ) as r:
+                assert r.status == 200, await r.text()
+                bearer = (await r.json())["bearer"]
+            agent_sockets.append(
+                await http.ws_connect(f"{ws_base}/ws_api/account/{ACC}/messaging/brand/{bearer}")
+            )
+        routing = {"kind": "req", "id": "r", "type": ".ams.routing.SubscribeRoutingTasks"}
+        await agent_sockets[0].send_str(orjson.dumps(routing).decode())
+        assert (await ws_answer(agent_sockets[0]))["code"] == 200
+        headers_b = {"Authorization": app_jwt, "X-LP-ON-BEHALF": tokens["c0"]}
+        async with http.post(
+            url + CONV, json=[profile_request(), request_conversation()], headers=headers_b
+        ) as r:
+            assert r.status == 200
+        while True:  # the ring reached the agent
+            note = orjson.loads((await agent_sockets[0].receive(timeout=10)).data)
+            if (
+                note.get("type") == ".ams.routing.RoutingTaskNotification"
+                and note["body"]["changes"]
+            ):
+                break
+
         # webhook deliveries under way: one about to succeed, one that will never end
         async with http.post(url + SEND, json=text_event(conv, "to the hooks"), headers=headers):
             pass
@@ -319,9 +355,16 @@ async def _run(proc: asyncio.subprocess.Process, url: str, receiver: Receiver) -
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
                     codes.append(ws.close_code)
                     break
+        agent_codes = []
+        for ws in agent_sockets:
+            while True:
+                msg = await ws.receive(timeout=10)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                    agent_codes.append(ws.close_code)
+                    break
         code = await asyncio.wait_for(proc.wait(), 20)
         elapsed = time.monotonic() - started
         await load.stop()
     assert proc.stderr is not None
     stderr = (await proc.stderr.read()).decode()
-    return Outcome(answer, codes, code, elapsed, stderr, list(receiver.quick), load)
+    return Outcome(answer, codes, agent_codes, code, elapsed, stderr, list(receiver.quick), load)
