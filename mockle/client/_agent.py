@@ -32,7 +32,6 @@ RING = ".ams.routing.RoutingTaskNotification"
 CONVERSATIONS = ".ams.aam.ExConversationChangeNotification"
 ONLINE_EVENT = ".ams.ms.OnlineEventDistribution"
 MESSAGING = ".ams.ms.MessagingEventNotification"
-AGENT_STATE = ".ams.routing.AgentStateNotification"
 KEPT = 10_000  # notifications of each kind kept until awaited (oldest dropped beyond)
 
 

@@ -159,8 +159,12 @@ async def test_a_kicked_agent_sees_the_close_logs_in_again_and_keeps_its_convers
                 assert agent.pid == pid and not agent.closed
                 assert await agent.say(conv, "back again") == 0
                 assert (await m.wait_for_text(conv, "back again"))["originatorId"] == pid
+                await agent.refresh()  # the login session's cookie and csrf
                 await agent.logout()
                 assert await agent.wait_closed() == 4401
+                with pytest.raises(MockleClientError) as gone:
+                    await agent.refresh()
+                assert gone.value.status == 401
 
 
 async def test_a_manager_joins_and_transfers_to_a_skill_and_another_agent_is_rung() -> None:
