@@ -18,8 +18,9 @@ from mockle.core import agents
 from mockle.core.agent import SimulatedAgent
 from mockle.core.agent_requests import AgentRequests
 from mockle.core.clock import Clock, Ids, SystemClock
+from mockle.core.closecodes import CloseCode
 from mockle.core.consumer_requests import ConsumerRequests
-from mockle.core.effects import CoreConfig
+from mockle.core.effects import CoreConfig, Effects
 from mockle.core.engine import Engine
 from mockle.core.faults import FaultPlan
 from mockle.core.login import LoginService
@@ -99,10 +100,18 @@ class World:
             if account is None or str(doc.get("account")) == account:
                 agents.define(self.engine, doc)
 
-    def reset(self, account: str | None = None) -> None:
+    def reset(self, account: str | None = None) -> Effects:
         """Wipe the state of one account (or all): every listener hears it; faults and login
-        sessions go too; the configured agents are defined again."""
+        sessions go too; the configured agents are defined again. Agent sockets of the account
+        are closed 4401 (their login is gone: an SDK bot logs in again and reconnects);
+        consumer sockets stay open without their subscriptions."""
+        fx = Effects()
+        for session in list(self.subscriptions.sessions.values()):
+            if session.is_agent and (account is None or session.account == account):
+                reason = "the account was reset: log in again and reconnect"
+                self.ums.close(session, CloseCode.FRESH_TOKEN, reason, fx)
         self.engine.reset(account)
         self.faults.clear(account)
         self.login.reset(account)
         self.define_agents(account)
+        return fx

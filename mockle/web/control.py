@@ -323,7 +323,7 @@ async def delete_agent(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     account = request.query.get("account") or None
-    runtime.world.reset(account)
+    runtime.hub.dispatch(runtime.world.reset(account))
     for app in runtime.startup_apps:  # --app installations survive a reset
         if account is None or app.account == account:
             runtime.engine.apps.add(app)
