@@ -7,8 +7,9 @@ fields, proactive conversations and profiles. The socket's participant is the lo
 (its PID); the SDK names it by its legacy id ``<account>.<userId>`` in bodies, and either id is
 accepted wherever an agent is named.
 
-An agent sees and reads the conversations it takes part in and those it is being rung for; a
-MANAGER sees and reads every conversation of its account. It publishes into a conversation it
+An agent sees the conversations it takes part in and the queue of its skills (open
+conversations no agent has), and reads those it takes part in and those it is being rung for;
+a MANAGER sees and reads every conversation of its account. It publishes into a conversation it
 takes part in (not as a READER); a MANAGER joins first (ParticipantsChange ADD) and may change
 or close any conversation of its account. Nothing of another account is reachable. Anything
 else is a 4xx ``resp``.
@@ -153,6 +154,7 @@ class AgentRequests:
             session,
             req,
             participant=None if agent.is_manager else agent.pid,
+            queue_skills=agent.skills,
             agent_ids=self._agent_ids(session, body.get("agentIds")),
             skill_ids=as_set(body.get("skillIds")),
         )

@@ -53,7 +53,9 @@ class ExSubscription:
     """A ``SubscribeExConversations``: its filters and the conversations it currently lists.
 
     ``consumer`` scopes a consumer's subscription to its own conversations; ``participant`` an
-    agent's to the conversations it takes part in (a MANAGER's covers the account).
+    agent's to the conversations it takes part in and the queue (open conversations without an
+    assigned agent, on one of ``queue_skills``; empty: every skill); a MANAGER's covers the
+    account.
     ``agent_ids`` holds participant PIDs (legacy ids are resolved when the subscription is
     made)."""
 
@@ -61,6 +63,7 @@ class ExSubscription:
     dialect: Dialect
     consumer: str | None = None
     participant: str | None = None
+    queue_skills: frozenset[str] = frozenset()
     conv_state: frozenset[str] | None = None
     stage: frozenset[str] | None = None
     agent_ids: frozenset[str] | None = None
@@ -76,7 +79,7 @@ class ExSubscription:
         """Whether a change of ``conv`` belongs to this subscription (live filters)."""
         if self.consumer is not None and conv.consumer_id != self.consumer:
             return False
-        if self.participant is not None and conv.participant(self.participant) is None:
+        if self.participant is not None and not self._own_or_queued(conv):
             return False
         if self.conv_state is not None and conv.state not in self.conv_state:
             return False
@@ -93,6 +96,15 @@ class ExSubscription:
             if not agents & self.agent_ids:
                 return False
         return True
+
+    def _own_or_queued(self, conv: Conversation) -> bool:
+        assert self.participant is not None
+        if conv.participant(self.participant) is not None:
+            return True
+        if not conv.is_open or conv.assigned_agent() is not None:
+            return False
+        skill = conv.skill_id
+        return not self.queue_skills or skill in self.queue_skills or skill in ("-1", "")
 
     def in_snapshot(self, conv: Conversation) -> bool:
         """The first notification also honours the update-time window."""

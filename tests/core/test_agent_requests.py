@@ -93,10 +93,12 @@ def test_a_manager_sees_the_accounts_open_conversations_an_agent_only_its_own() 
     boss.ok(".ams.aam.SubscribeExConversations", {})
     [snapshot] = boss.take(EX)
     assert sorted(c["result"]["convId"] for c in snapshot["body"]["changes"]) == sorted([c1, c2])
-    # a plain agent's subscription lists what it takes part in: nothing yet, then its ring's
+    # a plain agent's subscription lists what it takes part in and the queue (conversations
+    # without an agent): both waiting ones now; one goes when another agent takes it
     agent = stage.agent("plain")
     agent.ok(".ams.aam.SubscribeExConversations", {})
-    assert agent.take(EX)[0]["body"]["changes"] == []
+    listed = agent.take(EX)[0]["body"]["changes"]
+    assert sorted(c["result"]["convId"] for c in listed) == sorted([c1, c2])
     ring, _ = rings(agent)  # each waiting conversation rings it
     agent.ok(
         ".ams.routing.UpdateRingState", {"ringId": ring["ringId"], "ringState": "ACCEPTED"}, 202
@@ -104,6 +106,26 @@ def test_a_manager_sees_the_accounts_open_conversations_an_agent_only_its_own() 
     [upsert] = agent.take(EX)
     assert upsert["body"]["changes"][0]["type"] == "UPSERT"
     assert upsert["body"]["changes"][0]["result"]["convId"] == ring["convId"]
+    taken = c2 if ring["convId"] == c1 else c1
+    boss.ok(
+        ".ams.cm.UpdateConversationField",
+        {
+            "conversationId": taken,
+            "conversationField": [
+                {"field": "ParticipantsChange", "type": "ADD", "role": "ASSIGNED_AGENT"}
+            ],
+        },
+    )
+    gone = [c for f in agent.take(EX) for c in f["body"]["changes"]]
+    assert [(c["type"], c["result"]["convId"]) for c in gone] == [("DELETE", taken)]
+    # another skill's queue is not listed
+    stage.define(loginName="billing", skills=["9"])
+    billing = stage.agent("billing", route=False)
+    billing.ok(".ams.aam.SubscribeExConversations", {})
+    three = stage.consumer()
+    request_conversation(three, skillId="5")
+    frames = billing.take(EX)
+    assert frames and all(f["body"]["changes"] == [] for f in frames)
 
 
 def test_an_agent_reads_only_what_it_takes_part_in_or_is_rung_for() -> None:
