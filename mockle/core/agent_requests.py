@@ -7,12 +7,12 @@ fields, proactive conversations and profiles. The socket's participant is the lo
 (its PID); the SDK names it by its legacy id ``<account>.<userId>`` in bodies, and either id is
 accepted wherever an agent is named.
 
-An agent sees the conversations it takes part in and the queue of its skills (open
-conversations no agent has), and reads those it takes part in and those it is being rung for;
-a MANAGER sees and reads every conversation of its account. It publishes into a conversation it
-takes part in (not as a READER); a MANAGER joins first (ParticipantsChange ADD) and may change
-or close any conversation of its account. Nothing of another account is reachable. Anything
-else is a 4xx ``resp``.
+An agent sees and reads the conversations it takes part in, the queue of its skills (open
+conversations no agent has) and what it is being rung for; a MANAGER sees and reads every
+conversation of its account. Another agent's conversation is out of an AGENT's reach. It publishes
+into a conversation it takes part in (not as a READER); a MANAGER joins first (ParticipantsChange
+ADD) and may change or close any conversation of its account. Nothing of another account is
+reachable. Anything else is a 4xx ``resp``.
 """
 
 from __future__ import annotations
@@ -192,16 +192,18 @@ class AgentRequests:
         """The dialog a read names, if the agent may read it (see the module)."""
         conv, dialog = self._dialog(session, body)
         agent = self.agent(session)
+        queued = conv.is_open and conv.assigned_agent() is None and agent.has_skill(conv.skill_id)
         if (
             agent.is_manager
+            or queued
             or conv.participant(agent.pid) is not None
             or self.routing.is_rung(conv, agent.pid)
         ):
             return dialog
         raise errors.Forbidden(
-            f"agent {agent.legacy_id} does not take part in conversation {conv.conv_id!r} and "
-            "is not rung for it: accept its ring or join it first (reading any conversation "
-            "of the account needs the MANAGER role)",
+            f"agent {agent.legacy_id} does not take part in conversation {conv.conv_id!r}, "
+            "which is not in the queue of its skills: reading another agent's conversation "
+            "needs the MANAGER role (or join it first)",
             where="$.body.dialogId",
             title="Forbidden",
         )

@@ -128,25 +128,30 @@ def test_a_manager_sees_the_accounts_open_conversations_an_agent_only_its_own() 
     assert frames and all(f["body"]["changes"] == [] for f in frames)
 
 
-def test_an_agent_reads_only_what_it_takes_part_in_or_is_rung_for() -> None:
+def test_an_agent_reads_its_own_the_queue_and_its_rings_not_another_agents() -> None:
     stage = Stage()
+    stage.define(loginName="billing", skills=["9"])
     consumer = stage.consumer()
-    conv = request_conversation(consumer)
+    conv = request_conversation(consumer, skillId="5")
     consumer.ok("ms.PublishEvent", content(conv, "first words", "ms.PublishEvent")["body"])
     rung, other = stage.agent("rung"), stage.agent("other", route=False)
+    billing = stage.agent("billing", route=False)  # another skill: not its queue
     [ring] = rings(rung)
     query = {"dialogId": conv, "newerThanSequence": 0}
-    # being rung: the agent may read the consumer's first message before it accepts
+    # being rung, or the queue of one's skills: the consumer's first message can be read
     assert [h["event"]["message"] for h in rung.ok(".ams.ms.QueryMessages", query)] == [
         "first words"
     ]
-    for type_name in (".ams.ms.QueryMessages", ".ams.ms.SubscribeMessagingEvents"):
-        denied = other.req({"id": 1, "type": type_name, "body": query})
-        assert denied["code"] == 403 and "MANAGER" in denied["body"], denied
+    assert other.ok(".ams.ms.QueryMessages", query)[0]["event"]["message"] == "first words"
+    denied = billing.req({"id": 1, "type": ".ams.ms.QueryMessages", "body": query})
+    assert denied["code"] == 403 and "queue of its skills" in denied["body"], denied
     rung.ok(
-        ".ams.routing.UpdateRingState", {"ringId": ring["ringId"], "ringState": "REJECTED"}, 202
+        ".ams.routing.UpdateRingState", {"ringId": ring["ringId"], "ringState": "ACCEPTED"}, 202
     )
-    assert rung.req({"id": 1, "type": ".ams.ms.QueryMessages", "body": query})["code"] == 403
+    # now it is rung's conversation: out of reach for the other AGENT, both reads
+    for type_name in (".ams.ms.QueryMessages", ".ams.ms.SubscribeMessagingEvents"):
+        refused = other.req({"id": 1, "type": type_name, "body": query})
+        assert refused["code"] == 403 and "MANAGER" in refused["body"], refused
 
 
 def test_an_agent_must_take_part_before_it_publishes_and_managers_join_first() -> None:
