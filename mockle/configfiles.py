@@ -1,14 +1,18 @@
-"""Files named by the settings (app manifests, the agent script, agent definitions): read and
-parsed once at start-up; a file that cannot be used is a :class:`ConfigError` naming it."""
+"""Files named by the settings (app manifests, the agent script, agent definitions, the signing
+key): read and parsed once at start-up; a file that cannot be used is a :class:`ConfigError`
+naming it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
 from mockle.core import errors
 from mockle.core.agent_script import AgentScript, load_script
 from mockle.core.jsondoc import load_json_or_yaml
+from mockle.core.tokens import load_key
 from mockle.settings import ConfigError
 
 
@@ -35,3 +39,12 @@ def read_script(path: Path) -> AgentScript:
         return load_script(raw)
     except errors.InvalidRequest as exc:
         raise ConfigError(f"agent script {path}: {exc.message}") from None
+
+
+def read_signing_key(path: Path) -> RSAPrivateKey:
+    """``--signing-key FILE``: the PEM RSA private key tokens are signed with."""
+    raw = _read(path, "--signing-key")
+    try:
+        return load_key(raw)
+    except (ValueError, TypeError) as exc:  # TypeError: an encrypted key (no password here)
+        raise ConfigError(f"--signing-key {path}: not a PEM RSA private key: {exc}") from None
