@@ -456,12 +456,15 @@ async def _journal_upgrade(
     journal: Journal, request: web.Request, handler: Any
 ) -> web.StreamResponse:
     """A WebSocket upgrade is recorded as 101 at once (the handler returns only when the socket
-    ends); a refusal (a fault's status, a bad version) replaces it."""
+    ends); a refusal (a fault's status, a bad version, no such route) replaces it."""
     entry = _record(journal, request, "ws_connect", None, 101, None)
     try:
         resp = await handler(request)
     except Dropped:
         entry.status, entry.error = None, "dropped by a fault"
+        raise
+    except web.HTTPException as exc:  # 404/405: no socket route matched the path
+        entry.status, entry.error = exc.status, exc.reason
         raise
     if not isinstance(resp, web.WebSocketResponse):
         entry.status = resp.status
