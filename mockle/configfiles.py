@@ -1,14 +1,18 @@
-"""Files named by the settings (app manifests, the agent script, agent definitions): read and
-parsed once at start-up; a file that cannot be used is a :class:`ConfigError` naming it."""
+"""Files named by the settings (app manifests, the agent script, agent definitions, the signing
+key): read and parsed once at start-up; a file that cannot be used is a :class:`ConfigError`
+naming it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
 from mockle.core import agents, errors
 from mockle.core.agent_script import AgentScript, load_script
 from mockle.core.jsondoc import load_json_or_yaml
+from mockle.core.tokens import load_key
 from mockle.settings import ConfigError
 
 
@@ -47,3 +51,12 @@ def read_agents(paths: list[Path]) -> tuple[dict[str, Any], ...]:
         except errors.InvalidRequest as exc:
             raise ConfigError(f"agents file {path}: {exc.message}") from None
     return tuple(out)
+
+
+def read_signing_key(path: Path) -> RSAPrivateKey:
+    """``--signing-key FILE``: the PEM RSA private key tokens are signed with."""
+    raw = _read(path, "--signing-key")
+    try:
+        return load_key(raw)
+    except (ValueError, TypeError) as exc:  # TypeError: an encrypted key (no password here)
+        raise ConfigError(f"--signing-key {path}: not a PEM RSA private key: {exc}") from None

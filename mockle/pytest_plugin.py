@@ -1,4 +1,4 @@
-"""pytest plugin (registered through the ``pytest11`` entry point; installing mockle is enough).
+"""The pytest plugin: registered through the ``pytest11`` entry point of ``mockle[pytest]``.
 
 Fixtures:
 
@@ -8,7 +8,16 @@ Fixtures:
 * ``mockle_server`` -- one mockle for the whole session; ``mockle_account`` gives each test its
   own account on it (reset after the test) and ``mockle_shared`` the same handle as ``mockle``
   for that account. Accounts are tenants: tests never see each other's state.
-* ``mockle_settings`` / ``mockle_session_settings`` -- override these to configure the servers.
+* ``mockle_settings`` / ``mockle_session_settings`` -- the servers' :class:`~mockle.Settings`;
+  an override replaces them whole, except that a ``port`` it does not set explicitly is 0.
+
+Markers:
+
+* ``@pytest.mark.mockle(agent="echo", ...)`` -- options of this test's ``mockle`` server,
+  merged over ``mockle_settings`` (the closest marker wins). Such a test needs an in-process
+  server: with ``--mockle-url`` it is skipped, saying why.
+* ``@pytest.mark.mockle_in_process(reason)`` -- the test only holds in-process (it touches the
+  engine, or expects a journal nobody else writes to): skipped with ``--mockle-url``.
 
 With ``--mockle-url URL`` (or ``MOCKLE_URL``) every fixture drives that external mockle (e.g.
 the container) instead: each test gets a fresh account there, reset afterwards, so the same
@@ -25,16 +34,21 @@ from __future__ import annotations
 import os
 import ssl
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from mockle.client import DEFAULT_ACCOUNT, AsyncMockleClient, MockleClient
 from mockle.core.engine import Engine
+from mockle.options import option_errors
 from mockle.server import ThreadedMockle
 from mockle.settings import Settings
+
+MARKER = "mockle"
+IN_PROCESS = "mockle_in_process"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +70,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="CA file to verify an https:// external mockle with (what 'mockle serve --tls' "
         "prints) [env MOCKLE_CA]",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**options): options of the test's `mockle` server (mockle.Settings fields), "
+        "merged over the mockle_settings fixture; skipped with --mockle-url",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{IN_PROCESS}(reason): the test only holds against an in-process mockle; "
+        "skipped with --mockle-url",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    url = external_url(item.config)
+    if url is None:
+        return
+    mark = item.get_closest_marker(IN_PROCESS)
+    if mark is not None:
+        reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+        pytest.skip(f"only holds in-process ({reason}), not against {url}")
+    mark = item.get_closest_marker(MARKER)
+    if mark is not None:
+        pytest.skip(f"@pytest.mark.{MARKER}{_options(mark.kwargs)} needs an in-process mockle")
+
+
+def _options(kwargs: Mapping[str, object]) -> str:
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
 
 
 def external_url(config: pytest.Config) -> str | None:
@@ -165,16 +209,70 @@ def _reset_account(handle: MockleHandle) -> None:
         handle.close()
 
 
+TEST_DEFAULTS: dict[str, object] = {
+    "port": 0,
+    "agent": "manual",
+    "agent_delay_ms": 0,
+    "webhook_retry_interval": 0.01,
+}
+"""The fixtures' own settings: a free port, no simulated agent, no delays."""
+
+
 @pytest.fixture
 def mockle_settings() -> Settings:
-    """Settings of the ``mockle`` fixture's server; override this fixture to change them."""
-    return Settings(port=0, agent="manual", agent_delay_ms=0, webhook_retry_interval=0.01)
+    """Settings of the ``mockle`` fixture's server.
+
+    Override it to replace them whole (``return Settings(agent="echo")``: Settings' own
+    defaults for the rest, e.g. the echo agent's 200 ms delay); a ``port`` the override does
+    not set explicitly is 0 all the same, so a fixture never binds 8080 by surprise. To change
+    a few options and keep these defaults, mark the test: ``@pytest.mark.mockle(agent="echo")``.
+    """
+    return Settings.model_validate(TEST_DEFAULTS)
 
 
 @pytest.fixture(scope="session")
 def mockle_session_settings() -> Settings:
-    """Settings of the ``mockle_server`` fixture's server; override to change them."""
-    return Settings(port=0, agent="manual", agent_delay_ms=0, webhook_retry_interval=0.01)
+    """Settings of the ``mockle_server`` fixture's server; override to replace them (a
+    ``port`` not set explicitly is 0)."""
+    return Settings.model_validate(TEST_DEFAULTS)
+
+
+def _free_port(settings: Settings) -> Settings:
+    """The settings with port 0 unless they name a port explicitly."""
+    if "port" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"port": 0})
+
+
+def _marked(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """``settings`` with the options of the test's ``mockle`` markers (the closest wins)."""
+    marks = list(request.node.iter_markers(MARKER))
+    if not marks:
+        return settings
+    options: dict[str, object] = {}
+    for mark in reversed(marks):  # iter_markers yields the closest first
+        if mark.args:
+            pytest.fail(
+                f"@pytest.mark.{MARKER} takes options by name, e.g. "
+                f"@pytest.mark.{MARKER}(agent='echo'); got {mark.args!r}",
+                pytrace=False,
+            )
+        options.update(mark.kwargs)
+    unknown = sorted(set(options) - set(Settings.model_fields))
+    if unknown:
+        pytest.fail(
+            f"@pytest.mark.{MARKER}: no option {', '.join(map(repr, unknown))}; the options are "
+            f"the fields of mockle.Settings: {', '.join(Settings.model_fields)}",
+            pytrace=False,
+        )
+    values = {**settings.model_dump(exclude_unset=True), **options}
+    if "port" not in values:
+        values["port"] = 0
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        lines = option_errors(exc, options, lambda name: f"@pytest.mark.{MARKER}: {name}")
+        pytest.fail("\n".join(lines), pytrace=False)
 
 
 @pytest.fixture
@@ -191,12 +289,13 @@ def mockle(request: pytest.FixtureRequest, mockle_settings: Settings) -> Iterato
         yield handle
         _reset_account(handle)
         return
-    server = ThreadedMockle(mockle_settings).start()
+    settings = _marked(request, _free_port(mockle_settings))
+    server = ThreadedMockle(settings).start()
     handle = MockleHandle(
         server.url,
         DEFAULT_ACCOUNT,
         server,
-        mockle_settings.admin_token,
+        settings.admin_token,
         ca_file=server.ca_file,
         ssl_context=server.client_ssl_context(),
     )
@@ -238,12 +337,13 @@ def mockle_server(
     if url is not None:
         yield SharedMockle(url, None, _admin_token(request.config), _external_ca(request.config))
         return
-    server = ThreadedMockle(mockle_session_settings).start()
+    settings = _free_port(mockle_session_settings)
+    server = ThreadedMockle(settings).start()
     try:
         yield SharedMockle(
             server.url,
             server,
-            mockle_session_settings.admin_token,
+            settings.admin_token,
             server.ca_file,
             server.client_ssl_context(),
         )
@@ -252,8 +352,16 @@ def mockle_server(
 
 
 @pytest.fixture
-def mockle_shared(mockle_server: SharedMockle) -> Iterator[MockleHandle]:
+def mockle_shared(
+    request: pytest.FixtureRequest, mockle_server: SharedMockle
+) -> Iterator[MockleHandle]:
     """This test's own account on the session's mockle; the account is reset afterwards."""
+    if request.node.get_closest_marker(MARKER) is not None:
+        pytest.fail(
+            f"@pytest.mark.{MARKER} configures the `mockle` fixture's own server; "
+            "mockle_shared uses the session's server (override mockle_session_settings)",
+            pytrace=False,
+        )
     handle = mockle_server.handle(fresh_account())
     before = len(handle.bugs())
     yield handle
@@ -273,6 +381,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 __all__ = [
+    "IN_PROCESS",
+    "MARKER",
+    "TEST_DEFAULTS",
     "MockleHandle",
     "SharedMockle",
     "external_url",

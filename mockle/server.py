@@ -120,15 +120,25 @@ class MockleServer:
             self.app, access_log=None, handle_signals=False, shutdown_timeout=5.0
         )
         await self._runner.setup()
-        sock = socket.socket(
-            socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM
-        )
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.settings.port))
-        self.port = sock.getsockname()[1]
-        ssl_context = self.tls.server_context() if self.tls else None
-        site = web.SockSite(self._runner, sock, ssl_context=ssl_context)
-        await site.start()
+        try:
+            sock = socket.socket(
+                socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM
+            )
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((self.host, self.settings.port))
+            except BaseException:
+                sock.close()
+                raise
+            self.port = sock.getsockname()[1]
+            ssl_context = self.tls.server_context() if self.tls else None
+            site = web.SockSite(self._runner, sock, ssl_context=ssl_context)
+            await site.start()
+        except BaseException:
+            # the app has started (webhook worker, HTTP client session): stop it again, so a
+            # busy port reports only itself, without an "Unclosed client session" after it
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         if self._runner is not None:

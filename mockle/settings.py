@@ -7,14 +7,18 @@ here adds the option everywhere.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ConfigError(ValueError):
     """A configuration file named by the settings (app manifest, agent script) is unusable."""
+
+
+_PER_SECOND = re.compile(r"\s*([0-9.eE+-]+)\s*(?:/\s*s)?\s*")
 
 
 class Settings(BaseModel):
@@ -53,7 +57,7 @@ class Settings(BaseModel):
     )
     app: list[Path] = Field(
         default_factory=list,
-        description="app installation manifest (JSON) to install at start-up; repeatable",
+        description="app installation manifest (JSON or YAML) to install at start-up; repeatable",
     )
     app_jwt_ttl: int = Field(3600, ge=1, description="AppJWT lifetime in seconds")
     consumer_jws_ttl: int = Field(
@@ -72,8 +76,22 @@ class Settings(BaseModel):
         description="documented SEND size limit in characters (0: off; hosted files exempt)",
     )
     rate_limit: float | None = Field(
-        None, gt=0, description="per-consumer request limit per second (429 above)"
+        None,
+        gt=0,
+        description="requests per second each consumer may make, as N or N/s (429 above)",
     )
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _per_second(cls, value: Any) -> Any:
+        """``N`` or ``N/s``: requests per second, per consumer."""
+        if isinstance(value, str):
+            m = _PER_SECOND.fullmatch(value)
+            if m is None:
+                raise ValueError(f"{value!r} is not N or N/s")
+            return m.group(1)
+        return value
+
     ws_auth_timeout: float = Field(
         5.0, gt=0, description="seconds a socket without a token has to send InitConnection"
     )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import inspect
 import os
 import ssl
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
+from types import FrameType, TracebackType
 from typing import Any
 
 from mockle.client._agent import AsyncAgentSocket
@@ -25,6 +29,29 @@ from mockle.client._base import (
 # -- the synchronous wrapper -----------------------------------------------------------------------
 
 
+_PLUMBING = (
+    os.path.dirname(concurrent.futures.__file__) + os.sep,
+    os.path.dirname(asyncio.__file__) + os.sep,
+)
+
+
+def _without_plumbing(tb: TracebackType | None, here: FrameType | None) -> TracebackType | None:
+    """The traceback without the frames of concurrent.futures and asyncio (nor ``here``, the
+    frame that re-raises): what the user called and what failed, not how the result crossed
+    from the client's thread."""
+    kept: list[TracebackType] = []
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame is not here and not frame.f_code.co_filename.startswith(_PLUMBING):
+            kept.append(tb)
+        tb = tb.tb_next
+    for outer, inner in zip(kept, kept[1:], strict=False):
+        outer.tb_next = inner
+    if kept:
+        kept[-1].tb_next = None
+    return kept[0] if kept else None
+
+
 class _Loop:
     """A private event loop in a daemon thread; runs the async client's coroutines."""
 
@@ -36,7 +63,18 @@ class _Loop:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        __tracebackhide__ = True
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except BaseException as exc:  # re-raised below, outside this block: no chained context
+            error = exc
+        future.cancel()  # a timeout or an interrupt: the coroutine must not run on unseen
+        raise error.with_traceback(_without_plumbing(error.__traceback__, inspect.currentframe()))
+
+    @property
+    def in_loop_thread(self) -> bool:
+        return threading.current_thread() is self._thread
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -44,6 +82,21 @@ class _Loop:
             self._thread.join(timeout=10)
         if not self.loop.is_running():
             self.loop.close()
+
+
+def _close(aio: AsyncMockleClient, loop: _Loop) -> None:
+    """Close the client's HTTP session and stop its loop: at ``close()``, when the client is
+    garbage-collected, or at interpreter exit (a client used without ``with`` leaves no
+    "Unclosed client session" warning behind)."""
+    if loop.in_loop_thread:  # collected on its own loop: cannot wait for itself
+        loop.loop.create_task(aio.close())
+        loop.loop.call_soon(loop.loop.stop)
+        return
+    try:
+        if loop.loop.is_running():
+            loop.run(aio.close(), 10)
+    finally:
+        loop.stop()
 
 
 class Faults:
@@ -311,6 +364,7 @@ class MockleClient:
             ssl_context=ssl_context,
         )
         self._loop = _Loop()
+        self._closer = weakref.finalize(self, _close, self.aio, self._loop)
         self.faults = Faults(self)
         self.agent = Agent(self)
 
@@ -327,10 +381,8 @@ class MockleClient:
         return self._loop.run(coro, self.aio.timeout + 90)
 
     def close(self) -> None:
-        try:
-            self._loop.run(self.aio.close(), 10)
-        finally:
-            self._loop.stop()
+        """Close the HTTP session and stop the client's thread (also done at exit)."""
+        self._closer()
 
     def __enter__(self) -> MockleClient:
         return self

@@ -51,6 +51,9 @@ class RestReply:
     headers: dict[str, str] = field(default_factory=dict)
     consumer_id: str | None = None
     conversation_id: str | None = None
+    # mockle's explanation of a refusal, beside the documented body (which stays as the real
+    # service words it): the web layer writes it as the x-mockle-hint header
+    hint: str | None = None
 
 
 @dataclass(slots=True)
@@ -67,12 +70,12 @@ class RestCall:
 def error_reply(exc: errors.MockleError) -> RestReply:
     """Render a core error the Connector API way."""
     if isinstance(exc, errors.RequestFailed) and not isinstance(exc, errors.Forbidden):
-        return RestReply(exc.http_status, render.rest_failed(None, exc.message))
+        return RestReply(exc.http_status, render.rest_failed(None, exc.message), hint=exc.hint)
     body = render.error_envelope(exc.http_status, exc.title, exc.details, exc.error_code, exc.where)
     headers = {}
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
-    return RestReply(exc.http_status, body, headers)
+    return RestReply(exc.http_status, body, headers, hint=exc.hint)
 
 
 def verify_app_jwt(engine: Engine, account: str, authorization: str | None) -> TokenInfo:
@@ -134,13 +137,13 @@ def conversation(engine: Engine, call: RestCall) -> tuple[RestReply, Effects]:
     items = [
         render.rest_ok(_rid(reqs[0]), {"msg": engine.set_user_profile(consumer, reqs[0].body)})
     ]
-    status, conv_id = 200, None
+    status, conv_id, hint = 200, None, None
     try:
         conv = engine.request_conversation(consumer, reqs[1].body, fx, client_properties=props)
         conv_id = conv.conv_id
         items.append(render.rest_ok(_rid(reqs[1]), {"conversationId": conv_id}))
     except errors.RequestFailed as exc:
-        status = 400
+        status, hint = 400, exc.hint
         items.append(render.rest_failed(_rid(reqs[1]), exc.message))
     actor = Actor(call.account, consumer.consumer_id, CONSUMER, props)
     for req in reqs[2:]:
@@ -149,9 +152,11 @@ def conversation(engine: Engine, call: RestCall) -> tuple[RestReply, Effects]:
         try:
             items.append(render.rest_ok(_rid(req), _dispatch(engine, consumer, actor, req, fx)))
         except errors.MockleError as exc:
-            status = 400
+            status, hint = 400, hint or exc.hint
             items.append(render.rest_failed(_rid(req), exc.message))
-    reply = RestReply(status, items, consumer_id=consumer.consumer_id, conversation_id=conv_id)
+    reply = RestReply(
+        status, items, consumer_id=consumer.consumer_id, conversation_id=conv_id, hint=hint
+    )
     return reply, fx
 
 
@@ -221,9 +226,15 @@ def send(engine: Engine, call: RestCall, *, max_chars: int = 0) -> tuple[RestRep
     rid = _rid(req)
     conv_id = conversation_id_of(req.body)
     if max_chars and len(call.body) > max_chars and not _is_file(req):
-        return RestReply(
-            400, render.rest_failed(rid, "Bad Request"), consumer_id=consumer.consumer_id
-        ), fx
+        hint = (
+            f"the SEND body is {len(call.body)} bytes, over the {max_chars} of --send-max-chars "
+            "(LiveEngage refuses SEND bodies over 5000 characters; --send-max-chars 0 turns "
+            "the check off)"
+        )
+        reply = RestReply(
+            400, render.rest_failed(rid, "Bad Request"), consumer_id=consumer.consumer_id, hint=hint
+        )
+        return reply, fx
     actor = Actor(
         call.account,
         consumer.consumer_id,
@@ -236,9 +247,14 @@ def send(engine: Engine, call: RestCall, *, max_chars: int = 0) -> tuple[RestRep
         return error_reply(exc), Effects()
     except errors.MockleError as exc:
         failed = render.rest_failed(rid, exc.message)
-        return RestReply(
-            exc.http_status, failed, consumer_id=consumer.consumer_id, conversation_id=conv_id
-        ), Effects()
+        reply = RestReply(
+            exc.http_status,
+            failed,
+            consumer_id=consumer.consumer_id,
+            conversation_id=conv_id,
+            hint=exc.hint,
+        )
+        return reply, Effects()
     reply = RestReply(
         200, render.rest_ok(rid, body), consumer_id=consumer.consumer_id, conversation_id=conv_id
     )

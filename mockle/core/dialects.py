@@ -8,6 +8,7 @@ the dialect of its request. These tables are the single place that knows the spe
 
 from __future__ import annotations
 
+import difflib
 import enum
 
 
@@ -168,6 +169,26 @@ ACCEPTED_CODE: dict[Op, int] = {Op.SET_AGENT_STATE: 202, Op.UPDATE_RING_STATE: 2
 def lookup(type_name: str) -> tuple[Op, Dialect] | None:
     """The operation and dialect of a request type name, or ``None`` if unknown."""
     return TYPES.get(type_name)
+
+
+_AMS_NAMES = tuple(sorted(name for name in TYPES if name.startswith(".")))
+_SHORT_NAMES = tuple(sorted(name for name in TYPES if not name.startswith(".")))
+
+
+def nearest(type_name: str) -> str | None:
+    """The known request type most like ``type_name`` (a typo, a wrong service prefix), in
+    the same dialect when one is close enough: ``.ams.cm.SubscribeExConversations`` ->
+    ``.ams.aam.SubscribeExConversations``. ``None`` when nothing is close."""
+    if len(type_name) > 120:  # nobody mistypes a name this long; keep hostile input cheap
+        return None
+    same, other = (
+        (_AMS_NAMES, _SHORT_NAMES) if type_name.startswith(".") else (_SHORT_NAMES, _AMS_NAMES)
+    )
+    for names in (same, other):
+        found = difflib.get_close_matches(type_name, names, n=1, cutoff=0.6)
+        if found:
+            return found[0]
+    return None
 
 
 def response_type(op: Op, dialect: Dialect) -> str:

@@ -228,7 +228,10 @@ class Engine:
         if consumer.open_conversation is not None:
             raise errors.RequestFailed(
                 "Consumer request conversation failed: User "
-                f"{consumer.consumer_id} already has open conversation. Can't open another one."
+                f"{consumer.consumer_id} already has open conversation. Can't open another one.",
+                hint=f"conversation {consumer.open_conversation} is still open for this "
+                "consumer; close it (cm.UpdateConversationField, ConversationStateField CLOSE) "
+                "before opening another",
             )
         now = self.clock.now_ms()
         conv_id = self.ids.uuid()
@@ -277,7 +280,7 @@ class Engine:
         """Publish ``body["event"]`` into ``body["dialogId"]``; the sequence (0 for chat states)."""
         conv, dialog = self.dialog_of(actor, body)
         if dialog.state == CLOSE:
-            raise errors.RequestFailed("Bad Request, Conversation is close")
+            raise errors.conversation_closed(conv.conv_id, conv.close_reason)
         event = normalise_event(body["event"])
         audience = str(body.get("messageAudience") or "ALL")
         if actor.is_consumer:
@@ -490,7 +493,7 @@ class Engine:
     def join_agent(self, conv: Conversation, fx: Effects, agent_id: str | None = None) -> Agent:
         """Make an agent the conversation's ASSIGNED_AGENT (replacing a previous one)."""
         if not conv.is_open:
-            raise errors.RequestFailed("Bad Request, Conversation is close")
+            raise errors.conversation_closed(conv.conv_id, conv.close_reason)
         agent = self.agent(conv.account, agent_id)
         current = conv.assigned_agent()
         if current == agent.pid:
@@ -527,12 +530,12 @@ class Engine:
         for d in reversed(conv.dialogs):
             if d.state == OPEN:
                 return d
-        raise errors.RequestFailed("Bad Request, Conversation is close")
+        raise errors.conversation_closed(conv.conv_id, conv.close_reason)
 
     def close(self, conv: Conversation, by: str, fx: Effects) -> None:
         """Close a conversation as ``CONSUMER``, ``AGENT`` or ``SYSTEM``."""
         if not conv.is_open:
-            raise errors.RequestFailed("Bad Request, Conversation is close")
+            raise errors.conversation_closed(conv.conv_id, conv.close_reason)
         self.close_now(conv, by, None)
         self.changed(conv, fx)
 

@@ -50,10 +50,14 @@ class MockleError(Exception):
         where: str | None = None,
         title: str | None = None,
         error_code: int | None = None,
+        hint: str | None = None,
     ) -> None:
         super().__init__(details)
         self.details = details
         self.where = where
+        # mockle's own explanation, beside the documented wording (the x-mockle-hint header,
+        # the log line, the journal entry): what to change so that the request works
+        self.hint = hint
         if title is not None:
             self.title = title
         if error_code is not None:
@@ -114,6 +118,20 @@ class RequestFailed(MockleError):
     """A well-formed request that the current state refuses (400 ``BAD_REQUEST``)."""
 
 
+CLOSED = "Bad Request, Conversation is close"  # the Connector API's own wording
+
+
+def conversation_closed(conv_id: str, closed_by: str | None) -> RequestFailed:
+    """The real service's refusal of a closed conversation; the hint names it and who closed
+    it, which the documented wording does not."""
+    by = f" by {closed_by}" if closed_by else ""
+    return RequestFailed(
+        CLOSED,
+        hint=f"conversation {conv_id} was closed{by}; open a new one "
+        "(CONVERSATION, or cm.ConsumerRequestConversation on the socket)",
+    )
+
+
 class ConversationNotFound(RequestFailed):
     ums_code = 404
 
@@ -147,8 +165,8 @@ class RateLimited(MockleError):
     error_code = 42900
     title = "Too Many Requests"
 
-    def __init__(self, details: str, *, retry_after: int = 1) -> None:
-        super().__init__(details)
+    def __init__(self, details: str, *, retry_after: int = 1, hint: str | None = None) -> None:
+        super().__init__(details, hint=hint)
         self.retry_after = retry_after
 
 

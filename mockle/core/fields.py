@@ -122,7 +122,7 @@ def _close_conversation(
             where=f"{where}.conversationState",
         )
     if not conv.is_open:
-        raise errors.RequestFailed("Bad Request, Conversation is close")
+        raise errors.conversation_closed(conv.conv_id, conv.close_reason)
     by = closed_by(actor)
     return Step(lambda fx: engine.close_now(conv, by, None), RESOLVED)
 
@@ -145,7 +145,7 @@ def _close_dialog(
             where=f"{where}.dialog.state",
         )
     if dialog.state == CLOSE:
-        raise errors.RequestFailed("Bad Request, Conversation is close")
+        raise errors.conversation_closed(conv.conv_id, conv.close_reason)
     cause = dialog_info.get("closedCause")
     by = closed_by(actor)
     return Step(lambda fx: engine.close_now(conv, by, str(cause) if cause else None), RESOLVED)
@@ -178,7 +178,7 @@ def _participants(
 ) -> Step:
     change, role = f.get("type"), str(f.get("role") or "")
     if not conv.is_open:
-        raise errors.RequestFailed("Bad Request, Conversation is close")
+        raise errors.conversation_closed(conv.conv_id, conv.close_reason)
     user = f.get("userId")
     if change == "ADD":
         return _add(engine, actor, conv, user, role, where)

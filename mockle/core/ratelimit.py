@@ -33,6 +33,7 @@ class RateLimiter:
             raise errors.RateLimited(
                 f"consumer {consumer_id} exceeded {rate:g} requests per second",
                 retry_after=max(1, wait),
+                hint=f"mockle's --rate-limit is {rate:g} requests per second per consumer",
             )
         self._buckets[key] = (tokens - 1, now)
 

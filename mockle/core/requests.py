@@ -76,7 +76,7 @@ def parse_request(frame: object, *, prefix: str = "$", schemas: SchemaSet | None
         raise errors.InvalidRequest("'type' is a required property", where=prefix)
     found = dialects.lookup(type_name)
     if found is None:
-        raise errors.InvalidRequest(f"unknown request type {type_name!r}", where=f"{prefix}.type")
+        raise _unknown_type(type_name, prefix)
     op, dialect = found
     schemas.validate(REQUEST_SCHEMAS[op], frame, prefix=prefix)
     body = frame.get("body")
@@ -94,6 +94,18 @@ def conversation_id_of(body: object) -> str | None:
         if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
             return str(value)
     return None
+
+
+def _unknown_type(type_name: str, prefix: str) -> errors.InvalidRequest:
+    """The documentation gives no wording for an unknown type: the message may suggest one."""
+    guess = dialects.nearest(type_name)
+    if guess is None:
+        return errors.InvalidRequest(f"unknown request type {type_name!r}", where=f"{prefix}.type")
+    return errors.InvalidRequest(
+        f"unknown request type {type_name!r} (did you mean {guess!r}?)",
+        where=f"{prefix}.type",
+        hint=f"did you mean {guess!r}?",
+    )
 
 
 def _json_type(value: object) -> str:

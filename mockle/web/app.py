@@ -13,10 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-from mockle.configfiles import load_document, read_agents, read_script
+from mockle.configfiles import load_document, read_agents, read_script, read_signing_key
 from mockle.core.clock import Clock, Ids, SystemClock
 from mockle.core.effects import CoreConfig
-from mockle.core.tokens import TokenService, load_key
+from mockle.core.tokens import TokenService
 from mockle.core.world import World
 from mockle.settings import Settings
 from mockle.web import admin, control, faults, inspect, login, rest, ums
@@ -60,7 +60,7 @@ def build_world(settings: Settings, clock: Clock | None = None, ids: Ids | None 
     """The core of a mockle configured by ``settings`` (an injected clock and ids for tests)."""
     clock = clock or SystemClock()
     ids = ids or Ids(settings.seed)
-    key = load_key(settings.signing_key.read_bytes()) if settings.signing_key else None
+    key = read_signing_key(settings.signing_key) if settings.signing_key else None
     tokens = TokenService(clock, ids, key)
     return World.build(core_config(settings), clock=clock, ids=ids, tokens=tokens)
 

@@ -203,7 +203,7 @@ async def transfer_conversation(request: web.Request) -> web.Response:
         conv = _conversation(request)
         body = await read_model(request, TransferBody)
         if not conv.is_open:
-            raise errors.RequestFailed("Bad Request, Conversation is close")
+            raise errors.conversation_closed(conv.conv_id, conv.close_reason)
         runtime.engine.transfer(conv, body.skill, fx)
     except errors.MockleError as exc:
         return error_of(exc)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +31,9 @@ from aiohttp import web
 from mockle.core.dialects import lookup
 from mockle.core.effects import Listener
 from mockle.core.sessions import Session
+from mockle.web.responses import HINT_HEADER
+
+log = logging.getLogger("mockle")
 
 BODY_LIMIT = 16_384  # bytes of a body kept per entry (and shown)
 SECRET_HEADERS = frozenset({"authorization", "x-lp-on-behalf", "x-liveperson-signature"})
@@ -71,6 +75,7 @@ class Entry:
     agent_id: str | None = None
     type: str | None = None
     error: str | None = None
+    hint: str | None = None  # mockle's explanation of a refusal (the x-mockle-hint header)
 
     # -- lazy views (computed on read) ----------------------------------------------------
 
@@ -117,6 +122,8 @@ class Entry:
             out["type"] = self.type
         if self.error is not None:
             out["error"] = self.error
+        if self.hint is not None:
+            out["hint"] = self.hint
         return out
 
 
@@ -416,7 +423,10 @@ def middleware(journal: Journal) -> Any:
             _record(journal, request, target, body, exc.status, None, exc.reason)
             raise
         body = await _request_body(request)
-        _record(journal, request, target, body, resp.status, _response_body(resp))
+        entry = _record(journal, request, target, body, resp.status, _response_body(resp))
+        if resp.status >= 400 and (hint := resp.headers.get(HINT_HEADER)) is not None:
+            entry.hint = hint  # the refusal's explanation: in the journal and in the log
+            log.warning("%s %s -> %d: %s", request.method, request.raw_path, resp.status, hint)
         return resp
 
     return journal_requests
@@ -465,12 +475,15 @@ async def _journal_upgrade(
     journal: Journal, request: web.Request, handler: Any
 ) -> web.StreamResponse:
     """A WebSocket upgrade is recorded as 101 at once (the handler returns only when the socket
-    ends); a refusal (a fault's status, a bad version) replaces it."""
+    ends); a refusal (a fault's status, a bad version, no such route) replaces it."""
     entry = _record(journal, request, "ws_connect", None, 101, None)
     try:
         resp = await handler(request)
     except Dropped:
         entry.status, entry.error = None, "dropped by a fault"
+        raise
+    except web.HTTPException as exc:  # 404/405: no socket route matched the path
+        entry.status, entry.error = exc.status, exc.reason
         raise
     if not isinstance(resp, web.WebSocketResponse):
         entry.status = resp.status

@@ -5,6 +5,7 @@ A leaf module: every web module may import it, and it imports no other web modul
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -12,6 +13,23 @@ from aiohttp import web
 
 from mockle.core import errors
 from mockle.core.render import error_envelope
+
+HINT_HEADER = "x-mockle-hint"
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def header_text(text: str, limit: int = 1000) -> str:
+    """``text`` as a header value: printable ASCII only (anything else escaped), bounded."""
+    safe = _NOT_PRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode(), text)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "~"
+
+
+def with_hint(headers: dict[str, str], hint: str | None) -> dict[str, str]:
+    """``headers`` and, when there is one, mockle's explanation of a refusal (``x-mockle-hint``:
+    beside the documented body, which keeps the real service's wording)."""
+    if hint is None:
+        return headers
+    return {**headers, HINT_HEADER: header_text(hint)}
 
 
 def json_response(
@@ -32,15 +50,19 @@ def error_response(
     details: str,
     where: str | None = None,
     error_code: int | None = None,
+    hint: str | None = None,
 ) -> web.Response:
     """The ``.ReqBody$ErrorResp`` envelope; ``errorCode`` is the status x 100 unless given."""
     code = status * 100 if error_code is None else error_code
-    return json_response(error_envelope(status, title, details, code, where), status)
+    body = error_envelope(status, title, details, code, where)
+    return json_response(body, status, with_hint({}, hint) if hint else None)
 
 
 def error_of(exc: errors.MockleError) -> web.Response:
     """A core error as mockle's own routes answer it (the ``.ReqBody$ErrorResp`` envelope)."""
-    return error_response(exc.http_status, exc.title, exc.details, exc.where, exc.error_code)
+    return error_response(
+        exc.http_status, exc.title, exc.details, exc.where, exc.error_code, exc.hint
+    )
 
 
 def too_large(limit: int) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -81,6 +82,104 @@ def test_journal_cap(mockle):
     result.assert_outcomes(passed=1)
 
 
+def test_the_marker_changes_options_and_keeps_the_fixture_defaults(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_marked="""
+import pytest
+
+@pytest.mark.mockle(agent="echo", journal_size=50)
+def test_echo_at_once(mockle):
+    settings = mockle.server.server.settings
+    assert settings.agent == "echo" and settings.journal_size == 50
+    # the fixture's own defaults stay: a free port, no agent delay, quick webhook retries
+    assert settings.port == 0 and settings.agent_delay_ms == 0
+    assert settings.webhook_retry_interval == 0.01
+    m = mockle.client
+    c = m.consumer("alice")
+    conv = m.open_conversation(c)
+    m.send_text(c, conv, "ping")
+    m.wait_for_text(conv, "echo: ping", timeout=2)
+
+@pytest.mark.mockle(agent="echo", journal_size=7)
+class TestClosestMarkerWins:
+    @pytest.mark.mockle(journal_size=9)
+    def test_method_marker_over_class_marker(self, mockle):
+        settings = mockle.server.server.settings
+        assert settings.agent == "echo" and settings.journal_size == 9
+
+def test_unmarked_test_keeps_the_defaults(mockle):
+    assert mockle.server.server.settings.agent == "manual"
+"""
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "--strict-markers")
+    result.assert_outcomes(passed=3)
+
+
+def test_a_bad_marker_says_what_is_wrong(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_bad="""
+import pytest
+
+@pytest.mark.mockle(agnet="echo")
+def test_typo(mockle):
+    pass
+
+@pytest.mark.mockle(port=99999)
+def test_bad_value(mockle):
+    pass
+
+@pytest.mark.mockle(agent="echo")
+def test_marker_on_the_shared_server(mockle_shared):
+    pass
+"""
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.mockle: no option 'agnet'; the options are the fields of "
+            "mockle.Settings: host, port*",
+            "*@pytest.mark.mockle: port is 99999; allowed: an integer from 0 to 65535*",
+            "*@pytest.mark.mockle configures the `mockle` fixture's own server; mockle_shared*",
+        ]
+    )
+
+
+def test_an_override_without_a_port_takes_a_free_one(pytester: pytest.Pytester) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        chosen = s.getsockname()[1]
+    pytester.makeconftest(
+        f"""
+import pytest
+from mockle import Settings
+
+@pytest.fixture
+def mockle_settings(request):
+    if "explicit" in request.node.name:
+        return Settings(port={chosen}, agent="echo")
+    return Settings(agent="echo")
+"""
+    )
+    pytester.makepyfile(
+        test_port="""
+def test_no_port_given(mockle):
+    settings = mockle.server.server.settings
+    assert settings.port == 0 and not mockle.url.endswith(":8080")
+    # an override is a full replacement: Settings' own defaults for the rest
+    assert settings.agent == "echo" and settings.agent_delay_ms == 200
+
+def test_explicit_port(mockle):
+    assert mockle.url.endswith(":%d" % mockle.server.server.settings.port)
+    assert mockle.server.server.settings.port != 0
+"""
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=2)
+
+
 def test_a_server_bug_fails_the_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_bug="""
@@ -125,6 +224,39 @@ def test_external_url_mode_drives_a_running_mockle(pytester: pytest.Pytester, se
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", f"--mockle-url={serve}")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines([f"mockle: external server {serve}"])
+
+
+def test_external_mode_skips_in_process_tests_saying_why(
+    pytester: pytest.Pytester, serve: str
+) -> None:
+    pytester.makepyfile(
+        test_local="""
+import pytest
+
+@pytest.mark.mockle(agent="echo")
+def test_needs_options(mockle):
+    pass
+
+@pytest.mark.mockle_in_process("touches the engine")
+def test_touches_the_engine(mockle):
+    assert mockle.engine
+
+def test_runs_anywhere(mockle):
+    assert mockle.client.health()["status"] == "ok"
+"""
+    )
+    inside = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "--strict-markers")
+    inside.assert_outcomes(passed=3)
+    outside = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-rs", "--strict-markers", f"--mockle-url={serve}"
+    )
+    outside.assert_outcomes(passed=1, skipped=2)
+    outside.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.mockle(agent='echo') needs an in-process mockle*",
+            f"*only holds in-process (touches the engine), not against {serve}*",
+        ]
+    )
 
 
 def test_mockle_url_environment_variable(

@@ -25,7 +25,7 @@ def walkthrough() -> str:
 
 @pytest.fixture
 def served() -> Iterator[str]:
-    with mockle_serve_sync("--agent", "manual") as url:
+    with mockle_serve_sync() as url:  # as the README starts it: the echo agent, its delays
         yield url
 
 
@@ -36,10 +36,12 @@ def test_readme_walkthrough_runs_verbatim(served: str) -> None:
         ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
-    assert '"baseURIs"' in out.stdout
-    assert re.search(r"conversation [0-9a-f-]{36}", out.stdout)
+    assert out.stdout.startswith('{"baseURIs"')
+    assert re.search(r"}\nconversation [0-9a-f-]{36}\n", out.stdout)  # step 1 ends its line
     assert '{"reqId":"1","code":"OK","body":{"sequence":0}}' in out.stdout
-    assert '{"reqId":"3","code":"OK","body":{"sequence":1}}' in out.stdout
+    # the echo agent answered before the conversation was closed, and the reader saw it
+    assert '"message":"echo: Hi from Send Message only - Send a line"\n' in out.stdout
+    assert '{"reqId":"2","code":"OK","body":{"sequence":3}}' in out.stdout  # after the echo
     assert (
         '{"reqId":"4","code":"OK","body":{"msg":"OK Conversation resolved successfully"}}'
         in out.stdout

@@ -80,6 +80,21 @@ async def test_unknown_routes_are_journaled_as_other(client: TestClient) -> None
     assert e["target"] == "other" and e["account"] == ACC and e["status"] == 404
 
 
+async def test_a_refused_socket_upgrade_is_journaled_with_its_status(client: TestClient) -> None:
+    # a WebSocket upgrade to a path no socket route serves: answered 404, recorded as 404 (it
+    # was recorded as 101, the status an upgrade gets before its handler runs)
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    r = await client.get(f"/ws_api/account/{ACC}/messaging/nowhere?v=2.1", headers=headers)
+    assert r.status == 404
+    (e,) = await entries(client, "?limit=1")
+    assert e["target"] == "ws_connect" and e["status"] == 404 and e["error"] == "Not Found"
+
+
 async def test_journal_is_a_ring_buffer_memory_stays_flat(aiohttp_client: Any) -> None:
     client = await aiohttp_client(create_app(Settings(port=0, journal_size=5)))
     for _ in range(12):

@@ -119,6 +119,20 @@ async def test_ws_request_close_code_and_drop(client: TestClient) -> None:
     await ws.close()
 
 
+async def test_a_dropped_socket_gets_no_close_frame(client: TestClient) -> None:
+    # 1006 means "closed without a close frame" and may never be sent (closecodes.py): a drop
+    # fault aborts the connection, it does not send a close frame of 1006
+    await add(client, {"target": "ws_request", "drop": True})
+    ws = await connect(client, await signup(client))
+    await ws.send_json(GET_CLOCK)
+    while True:
+        msg = await ws.receive(timeout=5)
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            break
+    assert msg.type is not aiohttp.WSMsgType.CLOSE, (msg.type, msg.data, msg.extra)
+    assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+
+
 async def test_ws_request_delay_then_the_real_answer(client: TestClient) -> None:
     await add(client, {"target": "ws_request", "delay_ms": 100})
     ws = await connect(client, await signup(client))
