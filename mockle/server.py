@@ -109,8 +109,9 @@ class MockleServer:
 
     def banner(self) -> list[str]:
         """What ``mockle serve`` prints once it listens: the URL first (``mockle listening on
-        URL``), then with TLS the WebSocket base and the lines to trust the certificate."""
-        lines = [f"mockle listening on {self.url}"]
+        URL``), the Agent Workspace's address, then with TLS the WebSocket base and the lines to
+        trust the certificate."""
+        lines = [f"mockle listening on {self.url}", f"Agent Workspace: {self.url}/_mockle/ui/"]
         if self.tls is not None:
             lines += startup_lines(self.tls, self.url)
         return lines
