@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, world: World | None = None) -> 
 
     async def on_shutdown(app: web.Application) -> None:
         runtime.ready = False
+        runtime.journal.close()  # a browser's journal long-poll must not hold the shutdown
         runtime.hub.cancel_pending()
 
     app.on_startup.append(on_startup)

@@ -7,12 +7,13 @@
   ``--admin-token``: the page has to load to ask for the token.
 * ``GET /_mockle/ui/session`` says whether the control API needs the admin token and whether
   this browser already holds the session cookie: ``{"adminToken": bool, "authenticated": bool}``.
-* ``POST /_mockle/ui/session`` ``{"token": "<admin token>"}`` answers 204 and sets the cookie
-  ``mockle_admin`` (HttpOnly, SameSite=Strict, Path=/_mockle, Secure under TLS) that the admin
-  middleware accepts in place of ``Authorization: Bearer <token>``. Browsers cannot put a header
-  on a page load or a WebSocket upgrade, and a token in a URL ends up in logs and history; the
-  cookie carries a value derived from the token (an HMAC), never the token itself. A wrong
-  token answers 401. ``DELETE`` clears the cookie.
+* ``POST /_mockle/ui/session`` ``{"token": "<admin token>"}`` answers like ``GET`` and sets
+  the cookie ``mockle_admin`` (HttpOnly, SameSite=Strict, Path=/_mockle, Secure under TLS)
+  that the admin middleware accepts in place of ``Authorization: Bearer <token>``. Browsers
+  cannot put a header on a page load or a WebSocket upgrade, and a token in a URL ends up in
+  logs and history; the cookie carries a value derived from the token (an HMAC), never the
+  token itself. A wrong token answers 401. ``DELETE`` clears the cookie. All three answer
+  JSON, like the control API.
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ def session_value(token: str) -> str:
 
 def has_session(request: web.Request, token: str) -> bool:
     """Whether the request carries the session cookie of ``token``."""
-    given = request.cookies.get(COOKIE, "")
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), session_value(token).encode())
+    given = request.cookies.get(COOKIE, "").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given, session_value(token).encode())
 
 
 class SessionBody(BaseModel):
@@ -83,8 +84,7 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     kind = CONTENT_TYPES.get(path.suffix)
     if kind is None or not path.is_relative_to(UI_DIR.resolve()) or not path.is_file():
         return error_response(404, "Not Found", f"the Agent Workspace has no file {name!r}")
-    resp = web.FileResponse(path, headers={**SECURITY_HEADERS, "Content-Type": kind})
-    return resp
+    return web.FileResponse(path, headers={**SECURITY_HEADERS, "Content-Type": kind})
 
 
 async def get_session(request: web.Request) -> web.Response:
@@ -108,7 +108,7 @@ async def post_session(request: web.Request) -> web.Response:
         return json_response({"adminToken": False, "authenticated": True})
     if not hmac.compare_digest(body.token.encode(), token.encode()):
         return error_response(401, "Unauthorized", "that is not mockle's admin token", "$.token")
-    resp = web.Response(status=204)
+    resp = json_response({"adminToken": True, "authenticated": True})
     resp.set_cookie(
         COOKIE,
         session_value(token),
@@ -121,7 +121,8 @@ async def post_session(request: web.Request) -> web.Response:
 
 
 async def delete_session(request: web.Request) -> web.Response:
-    resp = web.Response(status=204)
+    token = request.app[RUNTIME].settings.admin_token
+    resp = json_response({"adminToken": token is not None, "authenticated": token is None})
     resp.del_cookie(COOKIE, path=COOKIE_PATH)
     return resp
 

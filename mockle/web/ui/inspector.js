@@ -262,7 +262,7 @@ export class Inspector {
       },
       h("span", { class: bad ? "bad" : "" }, line),
     );
-    const li = h("li", { dataset: { id: String(e.id) } }, h("div", { class: "line" }, h("span", { class: "time" }, clock(e.time)), toggle));
+    const li = h("li", { dataset: { id: String(e.id) } }, h("div", { class: "line" }, toggle, h("span", { class: "time" }, clock(e.time))));
     if (open) {
       const clean = Object.fromEntries(Object.entries(e).filter(([k]) => !k.startsWith("_")));
       li.append(h("div", { class: "detail", role: "group", "aria-label": `Entry ${e.id}` }, jsonTree(clean, 2)));
