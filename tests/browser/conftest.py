@@ -9,6 +9,7 @@ context; every wait is on something the page shows (Playwright's ``expect``), bo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,8 +17,12 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from mockle.client import MockleClient
 from mockle.server import ThreadedMockle
 from mockle.settings import Settings
+from tests.integration.webhook_receiver import Receiver
+
+from .helpers import ACC
 
 TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
@@ -93,3 +98,20 @@ def settings(**overrides: object) -> Settings:
 def served() -> Iterator[ThreadedMockle]:
     with ThreadedMockle(settings()) as m:
         yield m
+
+
+@pytest.fixture
+def client(served: ThreadedMockle) -> Iterator[MockleClient]:
+    """The Python client on the test account: the consumer's side (and the control API)."""
+    c = MockleClient(served.url, account=ACC)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def receiver(served: ThreadedMockle) -> Iterator[Receiver]:
+    """A webhook receiver (secret ``hook-secret``) on the server's loop; answers 200."""
+    hooks = Receiver("hook-secret")
+    asyncio.run_coroutine_threadsafe(hooks.start(), served.loop).result(10)
+    yield hooks
+    asyncio.run_coroutine_threadsafe(hooks.stop(), served.loop).result(10)

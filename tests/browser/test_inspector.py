@@ -3,37 +3,17 @@ filter, faults armed with a click and seen firing, and the account reset."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from mockle.client import MockleClient, MockleClientError
 from mockle.server import ThreadedMockle
 from tests.integration.webhook_receiver import Receiver
 
 from .conftest import settings
-
-ACC = "le12345678"
-SEND_OK = re.compile(r"^send POST /api/account/le12345678/messaging/consumer/conversation/send 200")
-
-
-def open_workspace(page: Page, url: str, account: str = ACC) -> None:
-    page.goto(f"{url}/?account={account}")
-    expect(page.locator("html")).to_have_attribute("data-ready", "true")
-
-
-def journal(page: Page) -> Locator:
-    return page.get_by_role("region", name="Inspector").get_by_role("list", name="Journal")
-
-
-@pytest.fixture
-def client(served: ThreadedMockle) -> Iterator[MockleClient]:
-    c = MockleClient(served.url, account=ACC)
-    yield c
-    c.close()
+from .helpers import ACC, SEND_OK, journal, open_workspace
 
 
 def test_the_journal_is_live_and_shows_target_method_path_status(
@@ -115,27 +95,23 @@ def test_a_delay_fault_and_a_401_fault(
 
 
 def test_webhook_attempts_are_in_the_journal_with_their_status(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    page: Page, served: ThreadedMockle, client: MockleClient, receiver: Receiver
 ) -> None:
-    receiver = Receiver("hook-secret", lambda hit, n: 500 if n == 1 else 200)
-    asyncio.run_coroutine_threadsafe(receiver.start(), served.loop).result(10)
-    try:
-        client.install_app(
-            client_id="hook-app",
-            client_secret="hook-secret",
-            webhooks={"ms.MessagingEventNotification.ContentEvent": receiver.url + "/hook"},
-            max_retries=2,
-        )
-        open_workspace(page, served.url)
-        consumer = client.consumer("+15550100")
-        conv = client.open_conversation(consumer)
-        client.send_text(consumer, conv, "hello")
-        entries = journal(page).get_by_role("listitem")
-        for status in (500, 200):  # the first attempt failed, the retry was delivered
-            attempt = re.compile(rf"^webhook POST http://.*/hook {status}")
-            expect(entries.filter(has_text=attempt)).to_have_count(1)
-    finally:
-        asyncio.run_coroutine_threadsafe(receiver.stop(), served.loop).result(10)
+    receiver.behaviour = lambda hit, n: 500 if n == 1 else 200
+    client.install_app(
+        client_id="hook-app",
+        client_secret="hook-secret",
+        webhooks={"ms.MessagingEventNotification.ContentEvent": receiver.url + "/hook"},
+        max_retries=2,
+    )
+    open_workspace(page, served.url)
+    consumer = client.consumer("+15550100")
+    conv = client.open_conversation(consumer)
+    client.send_text(consumer, conv, "hello")
+    entries = journal(page).get_by_role("listitem")
+    for status in (500, 200):  # the first attempt failed, the retry was delivered
+        attempt = re.compile(rf"^webhook POST http://.*/hook {status}")
+        expect(entries.filter(has_text=attempt)).to_have_count(1)
 
 
 def test_reset_wipes_the_account_after_a_confirmation(

@@ -70,6 +70,7 @@ async function boot() {
     const acc = accountInput.value.trim();
     const name = nameInput.value.trim();
     if (!acc || !name) return;
+    if (workspace.wanted && acc === inspector.account) return; // Enter in "Account": see below
     remember("mockle.account", acc);
     remember("mockle.agent", name);
     setUrlAccount(acc);

@@ -266,7 +266,7 @@ export class Workspace {
   _renderSession() {
     const on = Boolean(this.session);
     $("#session").hidden = !on;
-    $("#login-button").textContent = "Log in";
+    $("#login-fields").hidden = on;
     if (on) {
       const me = this.me;
       $("#whoami").textContent = `${me.name} (${this.session.legacyId})`;
@@ -283,6 +283,7 @@ export class Workspace {
       case "ExConversationChangeNotification":
         this.store.applyConversations(body);
         if (!this._listReady) this._markListReady();
+        this._markRead(); // e.g. the UPSERT that made this agent a participant
         break;
       case "RoutingTaskNotification":
         for (const ring of this.store.applyRouting(body)) {
@@ -605,9 +606,9 @@ export class Workspace {
     const author = consumer ? "Consumer" : rec.mine ? "You" : `Agent (${rec.role})`;
     return h(
       "article",
-      { class: `msg ${consumer ? "consumer" : "agent"}${rec.audience !== "ALL" ? " private" : ""}`, "aria-label": `${author}, message ${rec.sequence}` },
+      { class: `msg ${consumer ? "consumer" : "agent"}${rec.audience !== "ALL" ? " private" : ""}`, "aria-label": `${author}, #${rec.sequence}` },
       content,
-      replies.length ? h("div", { class: "replies", "aria-label": "Quick replies" }, replies.map((r) => h("span", {}, r.title || r.tooltip || "?"))) : null,
+      replies.length ? h("div", { class: "replies", title: "quick replies" }, replies.map((r) => h("span", {}, r.title || r.tooltip || "?"))) : null,
       h(
         "div",
         { class: "info" },
