@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,13 @@ def log_in(page: Page, name: str = "alice", password: str = "") -> None:
 
 def journal(page: Page) -> Locator:
     return page.get_by_role("region", name="Inspector").get_by_role("list", name="Journal")
+
+
+def journal_entries(page: Page, only: str) -> Locator:
+    """The journal's entries whose line contains ``only`` (typed in the filter box: the list
+    is windowed, so an entry scrolled out of view is not in the page)."""
+    page.get_by_label("Filter journal").fill(only)
+    return journal(page).get_by_role("listitem")
 
 
 def conversations(page: Page) -> Locator:
@@ -85,12 +93,19 @@ class ConsumerSocket:
     """The consumer's UMS socket (v3), subscribed to one conversation's events:
     ``with ConsumerSocket(url, consumer, conv) as socket: socket.wait_for(...)``."""
 
-    def __init__(self, url: str, consumer: Consumer, conversation_id: str) -> None:
-        ws_url = url.replace("http", "ws", 1)
+    def __init__(
+        self,
+        url: str,
+        consumer: Consumer,
+        conversation_id: str,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        ws_url = url.replace("http", "ws", 1)  # https -> wss
         self._connect = connect(
             f"{ws_url}/ws_api/account/{consumer.account}/messaging/consumer?v=3",
             additional_headers={"Authorization": f"jwt {consumer.consumer_jws}"},
             open_timeout=WAIT_S,
+            ssl=ssl_context,
         )
         self.conversation_id = conversation_id
         self.changes: list[dict[str, Any]] = []
