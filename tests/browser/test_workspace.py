@@ -310,3 +310,26 @@ def test_the_workspace_over_tls_with_an_admin_token(tls_served: ThreadedMockle, 
         upgrade = re.compile(r"^ws_connect GET /ws_api/account/\w+/messaging/brand/\S+ 101")
         expect(journal_entries(page, "ws_connect").filter(has_text=upgrade)).to_have_count(1)
         expect(journal_entries(page, "send POST").filter(has_text=SEND_OK)).to_have_count(1)
+
+
+def test_the_journal_filtered_by_the_open_conversation(
+    page: Page, served: ThreadedMockle, client: MockleClient
+) -> None:
+    open_workspace(page, served.url)
+    log_in(page, "gina")
+    one, two = client.consumer("+15550111"), client.consumer("+15550112")
+    conv1 = open_conversation(client, one, {"firstName": "First", "lastName": "One"})
+    conv2 = open_conversation(client, two, {"firstName": "Second", "lastName": "Two"})
+    client.send_text(one, conv1, "in the first")
+    client.send_text(two, conv2, "in the second")
+    conversations(page).filter(has_text="Second Two").get_by_role("button").click()
+    expect(transcript(page)).to_contain_text("in the second")
+    page.get_by_label("Only this conversation").check()
+    sends = journal_entries(page, "send POST")
+    expect(sends).to_have_count(1)  # the other conversation's SEND is filtered out
+    sends.get_by_role("button").click()
+    detail = sends.get_by_role("group", name=re.compile(r"^Entry \d+$"))
+    detail.get_by_text("body: {dialogId, event}").click()
+    expect(detail).to_contain_text(f'dialogId: "{conv2}"')
+    page.get_by_label("Only this conversation").uncheck()
+    expect(journal_entries(page, "send POST")).to_have_count(2)

@@ -12,7 +12,8 @@ import { VirtualList } from "./vlist.js";
 const CONV_ROW = 56;
 const RELOGIN_CODES = new Set([4401, 4407, 1011]); // node-agent-sdk README: log in again
 const PAUSE_AFTER_MS = 5000; // typing stops counting as COMPOSING after this much quiet
-const PREVIEW_PARALLEL = 4;
+const PREVIEW_PARALLEL = 6;
+const RINGS_SHOWN = 5;
 
 function show(el, text) {
   el.textContent = text || "";
@@ -72,6 +73,7 @@ export class Workspace {
     this._frame = 0;
     this._paneDirty = true;
     this._previews = [];
+    this._wanted = new Set(); // consumer and conversation ids on screen
     this._previewBusy = 0;
     this._loginStarted = 0;
     this._listReady = false;
@@ -289,10 +291,8 @@ export class Workspace {
         for (const ring of this.store.applyRouting(body)) {
           const conv = this.store.conversation(ring.conversationId);
           if (ring.consumerId && !conv.consumerId) conv.consumerId = ring.consumerId;
-          this._ensureProfile(ring.consumerId);
-          this._subscribe(conv);
         }
-        break;
+        break; // the rings shown fetch their consumer and first message (_renderRings)
       case "OnlineEventDistribution":
         this._events(this.store.applyEvents([body]));
         break;
@@ -351,30 +351,48 @@ export class Workspace {
   _ensureProfile(consumerId) {
     if (!consumerId || this.store.profiles.has(consumerId) || !this.socket) return;
     this.store.profiles.set(consumerId, null); // asked
-    this._queue(async () => {
-      try {
-        const resp = await this.socket.request(".ams.userprofile.GetUserProfile", consumerId);
-        this.store.setProfile(consumerId, resp.body);
-      } catch {
-        this.store.setProfile(consumerId, {});
-      }
+    this._queue({
+      wanted: () => this._wanted.has(consumerId),
+      dropped: () => this.store.profiles.delete(consumerId),
+      run: async () => {
+        try {
+          const resp = await this.socket.request(".ams.userprofile.GetUserProfile", consumerId);
+          this.store.setProfile(consumerId, resp.body);
+        } catch {
+          this.store.setProfile(consumerId, {});
+        }
+      },
     });
   }
 
   /** Rows coming into view: their consumer's profile and (if unknown) their last message. */
   _inView({ start, end }) {
     if (!this.socket) return;
-    for (let i = start; i < end; i++) {
-      const conv = this.list.items[i];
-      if (!conv) continue;
+    const wanted = new Set();
+    for (const ring of [...this.store.rings.values()].slice(0, RINGS_SHOWN)) wanted.add(ring.consumerId);
+    const open = this._current();
+    if (open) wanted.add(open.consumerId).add(open.id);
+    const rows = this.list.items.slice(start, end);
+    for (const conv of rows) wanted.add(conv.consumerId).add(conv.id);
+    this._wanted = wanted;
+    for (const conv of rows) {
       this._ensureProfile(conv.consumerId);
       if (!conv.historyAsked && !conv.lastMessage) {
         conv.historyAsked = true;
-        this._queue(() => this._query(conv).catch(() => {}));
+        this._queue({
+          wanted: () => this._wanted.has(conv.id),
+          dropped: () => (conv.historyAsked = false),
+          run: () => this._query(conv).catch(() => {}),
+        });
       }
     }
   }
 
+  /**
+   * Background look-ups (profiles, last messages) for what is on screen: a few at a time,
+   * newest first, and those scrolled away before their turn are dropped (asked again when
+   * they come back), so scrolling through 1,000 conversations never queues 1,000 requests.
+   */
   _queue(job) {
     this._previews.push(job);
     this._pump();
@@ -382,9 +400,13 @@ export class Workspace {
 
   _pump() {
     while (this._previewBusy < PREVIEW_PARALLEL && this._previews.length) {
-      const job = this._previews.shift();
+      const job = this._previews.pop();
+      if (!job.wanted()) {
+        job.dropped();
+        continue;
+      }
       this._previewBusy += 1;
-      job().finally(() => {
+      job.run().finally(() => {
         this._previewBusy -= 1;
         this._pump();
       });
@@ -453,11 +475,16 @@ export class Workspace {
   }
 
   _renderRings() {
-    const rings = [...this.store.rings.values()];
-    $("#rings-panel").hidden = rings.length === 0;
+    const all = [...this.store.rings.values()];
+    $("#rings-panel").hidden = all.length === 0;
+    $("#rings-count").textContent = all.length > RINGS_SHOWN ? `${all.length} waiting for you · the oldest ${RINGS_SHOWN} shown` : "";
+    const rings = all.slice(0, RINGS_SHOWN); // an agent without a capacity may get many at once
     const ul = clear($("#rings"));
     for (const ring of rings) {
-      const conv = this.store.conversations.get(ring.conversationId);
+      const conv = this.store.conversation(ring.conversationId);
+      this._wanted.add(ring.consumerId || conv.consumerId);
+      this._ensureProfile(ring.consumerId || conv.consumerId);
+      if (!conv.subscribed) this._subscribe(conv); // the first message, live
       const first = conv ? [...conv.messages.values()].find((m) => m.role === CONSUMER && m.event.type !== "AcceptStatusEvent") : null;
       const who = this.store.consumerName(ring.consumerId || (conv && conv.consumerId));
       const error = h("p", { class: "error", role: "alert", hidden: true });
@@ -496,6 +523,7 @@ export class Workspace {
     show($("#action-error"), "");
     show($("#composer-error"), "");
     this._subscribe(conv);
+    this._wanted.add(conv.consumerId);
     this._ensureProfile(conv.consumerId);
     this._schedule();
     this._markRead();
