@@ -80,7 +80,9 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 @pytest.fixture
 def page(context: BrowserContext) -> Iterator[Page]:
-    """A page that fails the test on any uncaught script error."""
+    """A page that fails the test on any uncaught script error. Tests name it after their
+    server fixture, so that the page closes first: a server that stops under an open page
+    waits (up to 2 s) for the close handshake of its agent socket."""
     errors: list[str] = []
     pg = context.new_page()
     pg.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -17,7 +17,7 @@ from .helpers import ACC, SEND_OK, journal, open_workspace
 
 
 def test_the_journal_is_live_and_shows_target_method_path_status(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     consumer = client.consumer("+15550100")
@@ -40,7 +40,7 @@ def test_the_journal_is_live_and_shows_target_method_path_status(
 
 
 def test_the_journal_filters_by_the_text_typed(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     consumer = client.consumer("+15550100")
@@ -56,7 +56,7 @@ def test_the_journal_filters_by_the_text_typed(
 
 
 def test_a_fault_armed_with_a_click_makes_the_next_send_answer_429(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     consumer = client.consumer("+15550100")
@@ -77,7 +77,7 @@ def test_a_fault_armed_with_a_click_makes_the_next_send_answer_429(
 
 
 def test_a_delay_fault_and_a_401_fault(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     consumer = client.consumer("+15550100")
@@ -95,7 +95,7 @@ def test_a_delay_fault_and_a_401_fault(
 
 
 def test_webhook_attempts_are_in_the_journal_with_their_status(
-    page: Page, served: ThreadedMockle, client: MockleClient, receiver: Receiver
+    served: ThreadedMockle, client: MockleClient, receiver: Receiver, page: Page
 ) -> None:
     receiver.behaviour = lambda hit, n: 500 if n == 1 else 200
     client.install_app(
@@ -115,7 +115,7 @@ def test_webhook_attempts_are_in_the_journal_with_their_status(
 
 
 def test_reset_wipes_the_account_after_a_confirmation(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     consumer = client.consumer("+15550100")
@@ -134,7 +134,7 @@ def test_reset_wipes_the_account_after_a_confirmation(
 
 
 def test_another_account_is_another_journal(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     consumer = client.consumer("+15550100")

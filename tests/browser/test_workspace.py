@@ -43,7 +43,7 @@ PROFILE = {
 
 
 def test_ring_accept_reply_read_transfer_close_and_the_inspector(
-    page: Page, served: ThreadedMockle, client: MockleClient, receiver: Receiver
+    served: ThreadedMockle, client: MockleClient, receiver: Receiver, page: Page
 ) -> None:
     hooks = {
         "ms.MessagingEventNotification.ContentEvent": receiver.url + "/hook",
@@ -123,7 +123,7 @@ def test_ring_accept_reply_read_transfer_close_and_the_inspector(
 
 
 def test_reject_a_ring_and_availability(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     log_in(page, "bob")
@@ -148,7 +148,7 @@ def test_reject_a_ring_and_availability(
 
 
 def test_composer_new_lines_quick_replies_and_structured_content(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     log_in(page, "carol")
@@ -186,7 +186,7 @@ def test_composer_new_lines_quick_replies_and_structured_content(
 
 
 def test_a_manager_logs_in_with_a_password_and_joins_as_manager(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     manager = {"account": ACC, "loginName": "mia", "password": "pw-1", "role": "MANAGER"}
     served.call(agents.define, served.engine, manager)
@@ -219,7 +219,7 @@ def test_a_manager_logs_in_with_a_password_and_joins_as_manager(
 
 
 def test_a_4401_fault_closes_the_agent_socket_and_the_page_logs_in_again(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     log_in(page, "dave")
@@ -240,7 +240,7 @@ def test_a_4401_fault_closes_the_agent_socket_and_the_page_logs_in_again(
 
 
 def test_a_reset_through_the_inspector_logs_the_agent_in_afresh(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     log_in(page, "erin")
@@ -259,7 +259,7 @@ def test_a_reset_through_the_inspector_logs_the_agent_in_afresh(
 
 
 def test_consumers_are_named_by_profile_else_by_id(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     named = client.consumer("+15550108")
     conv1 = open_conversation(client, named, {"firstName": "Alan", "lastName": "Turing"})
@@ -313,7 +313,7 @@ def test_the_workspace_over_tls_with_an_admin_token(tls_served: ThreadedMockle, 
 
 
 def test_the_journal_filtered_by_the_open_conversation(
-    page: Page, served: ThreadedMockle, client: MockleClient
+    served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     open_workspace(page, served.url)
     log_in(page, "gina")

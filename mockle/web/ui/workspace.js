@@ -76,6 +76,7 @@ export class Workspace {
     this._wanted = new Set(); // consumer and conversation ids on screen
     this._previewBusy = 0;
     this._loginStarted = 0;
+    this._openStarted = 0;
     this._listReady = false;
     this.list = new VirtualList($("#conv-viewport"), $("#conversations"), {
       rowHeight: CONV_ROW,
@@ -519,7 +520,8 @@ export class Workspace {
     const conv = this.store.conversation(id);
     conv.rev += 1;
     this._paneDirty = true;
-    this._transcriptKeys = null;
+    this._openStarted = performance.now();
+    document.documentElement.removeAttribute("data-open-ms");
     show($("#action-error"), "");
     show($("#composer-error"), "");
     this._subscribe(conv);
@@ -544,6 +546,11 @@ export class Workspace {
     $("#conv-meta").textContent = `${store.status(conv)} · skill ${conv.skillId ?? "-1"}${campaign}${started} · ${conv.id}`;
     this._renderProfile(conv);
     this._renderTranscript(conv);
+    if (this._openStarted && conv.messages.size) {
+      // how long a click on a conversation took to show its transcript (for the scale test)
+      document.documentElement.dataset.openMs = String(Math.round(performance.now() - this._openStarted));
+      this._openStarted = 0;
+    }
     $("#typing").textContent = conv.typing ? "Consumer is typing…" : "";
     const canWrite = store.canWrite(conv);
     const role = conv.roleOf(this.me);
