@@ -333,3 +333,20 @@ def test_the_journal_filtered_by_the_open_conversation(
     expect(detail).to_contain_text(f'dialogId: "{conv2}"')
     page.get_by_label("Only this conversation").uncheck()
     expect(journal_entries(page, "send POST")).to_have_count(2)
+
+
+def test_the_echo_agent_leaves_conversations_to_a_logged_in_agent(page: Page) -> None:
+    with (
+        ThreadedMockle(settings(agent="echo", agent_delay_ms=0)) as m,
+        MockleClient(m.url, account=ACC) as c,
+    ):
+        open_workspace(page, m.url)
+        log_in(page, "hank")
+        consumer = c.consumer("+15550113")
+        conv = open_conversation(c, consumer)
+        c.send_text(consumer, conv, "a person, please")
+        rings(page).filter(has_text="a person, please").get_by_role("button", name="Accept").click()
+        expect(transcript(page)).to_contain_text("a person, please")
+        texts = [e["event"].get("message") for e in c.conversation(conv)["events"]]
+        assert not any(str(t).startswith("echo:") for t in texts), texts
+        page.close()  # before the server stops

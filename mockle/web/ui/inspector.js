@@ -41,20 +41,28 @@ export async function control(method, path, body = undefined, signal = undefined
   return doc;
 }
 
-/** The line a journal entry shows: target, method, path and status (or the frame's type). */
-export function entryLine(e) {
+/**
+ * The line a journal entry shows, in parts: what (target and method, or the frame's
+ * direction and kind), where (path, or the frame's type) and how it ended (status, code).
+ * Read together: "send POST /api/account/.../send 200".
+ */
+export function entryParts(e) {
   if (e.target === "ws") {
     const b = e.body;
     if (b && typeof b === "object") {
-      if (b.kind === "resp") return `ws ${e.direction} resp ${b.code ?? ""} ${b.type ?? ""}`.trim();
-      return `ws ${e.direction} ${b.kind ?? "frame"} ${b.type ?? ""}`.trim();
+      if (b.kind === "resp") return [`ws ${e.direction} resp`, b.type ?? "", String(b.code ?? "")];
+      return [`ws ${e.direction} ${b.kind ?? "frame"}`, b.type ?? "", ""];
     }
-    return `ws ${e.direction} ${typeof b === "string" ? b.slice(0, 60) : ""}`.trim();
+    return [`ws ${e.direction}`, typeof b === "string" ? b.slice(0, 60) : "", ""];
   }
   const path = typeof e.path === "string" ? e.path.split("?")[0] : "";
-  const status = e.status ?? (e.error ? "—" : "…");
+  const status = String(e.status ?? (e.error ? "—" : "…"));
   const tail = e.target === "webhook" && e.type ? ` ${e.type}` : "";
-  return `${e.target} ${e.method ?? ""} ${path} ${status}${tail}${e.error ? ` (${e.error})` : ""}`;
+  return [`${e.target} ${e.method ?? ""}`, path, `${status}${tail}${e.error ? ` (${e.error})` : ""}`];
+}
+
+export function entryLine(e) {
+  return entryParts(e).filter(Boolean).join(" ");
 }
 
 function collect(doc, found, depth) {
@@ -246,6 +254,7 @@ export class Inspector {
 
   _row(e) {
     const open = this.expanded.has(e.id);
+    const [what, where, how] = entryParts(e);
     const line = entryLine(e);
     const bad = (typeof e.status === "number" && e.status >= 400) || e.error;
     const toggle = h(
@@ -260,12 +269,15 @@ export class Inspector {
           this.list.refresh();
         },
       },
-      h("span", { class: bad ? "bad" : "" }, line),
+      h("span", { class: "what" }, where ? `${what} ` : what),
+      where ? h("span", { class: "where" }, h("bdi", {}, where)) : null,
+      how ? h("span", { class: bad ? "how bad" : "how" }, ` ${how}`) : null,
     );
-    const li = h("li", { dataset: { id: String(e.id) } }, h("div", { class: "line" }, toggle, h("span", { class: "time" }, clock(e.time))));
+    const li = h("li", { dataset: { id: String(e.id) } }, h("div", { class: "line" }, toggle, h("span", { class: "time" }, ` ${clock(e.time)}`)));
     if (open) {
       const clean = Object.fromEntries(Object.entries(e).filter(([k]) => !k.startsWith("_")));
-      li.append(h("div", { class: "detail", role: "group", "aria-label": `Entry ${e.id}` }, jsonTree(clean, 2)));
+      const tree = jsonTree(clean, 2, null, new Set(["headers"]));
+      li.append(h("div", { class: "detail", role: "group", "aria-label": `Entry ${e.id}` }, tree));
     }
     return li;
   }

@@ -24,8 +24,8 @@ function preview(value) {
   return `{${shown}${keys.length > 4 ? ", …" : ""}}`;
 }
 
-/** A node for `value`; `open` levels start expanded. */
-export function jsonTree(value, open = 1, label = null) {
+/** A node for `value`; `open` levels start expanded, but for the keys in `shut`. */
+export function jsonTree(value, open = 1, label = null, shut = null) {
   const name = label === null ? null : h("span", { class: "j-key" }, `${label}: `);
   if (value === null || typeof value !== "object") {
     return h("div", { class: "j-row" }, name, scalar(value));
@@ -37,7 +37,7 @@ export function jsonTree(value, open = 1, label = null) {
     if (built) return;
     built = true;
     const body = h("div", { class: "j-children" });
-    for (const [k, v] of entries) body.append(jsonTree(v, open - 1, k));
+    for (const [k, v] of entries) body.append(jsonTree(v, shut && shut.has(k) ? 0 : open - 1, k));
     details.append(body);
   };
   details.addEventListener("toggle", () => details.open && build());

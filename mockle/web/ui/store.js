@@ -298,7 +298,7 @@ export class Store extends EventTarget {
         this._receipt(conv, role, event, mine);
       } else if (MESSAGE_EVENTS.has(event.type)) {
         if (role === CONSUMER) conv.typing = false;
-        conv.lastMessage = { text: summary(event), role, ts };
+        conv.lastMessage = { text: summary(event), role, ts, mine };
         conv.lastActivity = Math.max(conv.lastActivity, ts);
       }
     }
@@ -404,7 +404,10 @@ export class Store extends EventTarget {
     return consumerId;
   }
 
-  /** The list's order: mine, waiting, others' open, then closed; newest activity first. */
+  /**
+   * The list's order: mine, waiting, others' open, then closed; newest conversation first
+   * within each. A stable order: rows do not jump while history and profiles arrive.
+   */
   ordered() {
     const me = this.me;
     const group = (c) => {
@@ -415,7 +418,7 @@ export class Store extends EventTarget {
     };
     return [...this.conversations.values()]
       .map((c) => [group(c), c])
-      .sort((a, b) => a[0] - b[0] || b[1].lastActivity - a[1].lastActivity || (a[1].id < b[1].id ? -1 : 1))
+      .sort((a, b) => a[0] - b[0] || (b[1].startTs || 0) - (a[1].startTs || 0) || (a[1].id < b[1].id ? -1 : 1))
       .map((x) => x[1]);
   }
 

@@ -454,9 +454,11 @@ export class Workspace {
   _convRow(c) {
     const store = this.store;
     const status = store.status(c);
-    const unread = c.unread();
+    const unread = c.closed ? 0 : c.unread();
     const name = store.consumerName(c.consumerId);
-    const last = c.lastMessage ? `${c.lastMessage.role === CONSUMER ? "" : "You/agent: "}${c.lastMessage.text}` : "";
+    const m = c.lastMessage;
+    const who = !m || m.role === CONSUMER ? "" : m.mine ? "You: " : "Agent: ";
+    const last = m ? `${who}${m.text}` : "";
     return h(
       "li",
       { "aria-current": c.id === this.selected ? "true" : null, dataset: { id: c.id } },
