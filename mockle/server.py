@@ -109,10 +109,12 @@ class MockleServer:
 
     def banner(self) -> list[str]:
         """What ``mockle serve`` prints once it listens: the URL first (``mockle listening on
-        URL``), then with TLS the WebSocket base and the lines to trust the certificate."""
+        URL``), with TLS the WebSocket base and the lines to trust the certificate, and last
+        the Agent Workspace's address."""
         lines = [f"mockle listening on {self.url}"]
         if self.tls is not None:
             lines += startup_lines(self.tls, self.url)
+        lines.append(f"Agent Workspace (open it in a browser): {self.url}/_mockle/ui/")
         return lines
 
     async def start(self) -> None:
@@ -142,8 +144,19 @@ class MockleServer:
 
     async def stop(self) -> None:
         if self._runner is not None:
+            server = self._runner.server
+            handlers = list(server.connections) if server is not None else []
+            transports = [h.transport for h in handlers if h.transport is not None]
             await self._runner.cleanup()
             self._runner = None
+            # A TLS connection closed by the cleanup is still in its close_notify exchange,
+            # which waits for the peer (up to asyncio's 30 s SSL shutdown timeout): drop it,
+            # and let the loop close its socket, so that a loop closed right after (as
+            # ThreadedMockle does) leaks no transport.
+            for transport in transports:
+                transport.abort()
+            if transports:
+                await asyncio.sleep(0)
 
     async def __aenter__(self) -> MockleServer:
         await self.start()

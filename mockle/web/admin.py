@@ -8,8 +8,10 @@
   "reason"?}``: closes the live WebSockets of an account (or of one consumer or agent) now.
 
 ``agent_id`` is an agent's PID (``userPid``) or legacy id (``<account>.<userId>``).
-* With ``--admin-token`` set, every ``/_mockle/*`` route but ``/_mockle/health`` requires
-  ``Authorization: Bearer <token>``.
+* With ``--admin-token`` set, every ``/_mockle/*`` route but ``/_mockle/health`` and the Agent
+  Workspace's files (``/_mockle/ui/...``) requires ``Authorization: Bearer <token>``, or the
+  workspace's session cookie (:mod:`mockle.web.ui`: browsers cannot set a header on a page
+  load or a WebSocket upgrade).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from mockle.core.tokens import lp_consumer_id
 from mockle.web.bodies import read_model
 from mockle.web.responses import error_of, error_response, json_response
 from mockle.web.runtime import RUNTIME
+from mockle.web.ui import has_session
 
 OPEN_PATHS = frozenset({"/_mockle/health"})
+OPEN_PREFIX = "/_mockle/ui"  # the workspace's page and its session route
 
 
 def admin_middleware(token: str) -> Any:
@@ -37,18 +41,23 @@ def admin_middleware(token: str) -> Any:
     @web.middleware
     async def require_admin_token(request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
-        if path.startswith("/_mockle/") and path not in OPEN_PATHS:
+        if path.startswith("/_mockle/") and path not in OPEN_PATHS and not _is_open(path):
             given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-            if not secrets.compare_digest(given, expected):
+            if not secrets.compare_digest(given, expected) and not has_session(request, token):
                 return error_response(
                     401,
                     "Unauthorized",
                     "the control API requires 'Authorization: Bearer <admin token>' "
-                    "(mockle runs with --admin-token)",
+                    "(mockle runs with --admin-token), or the Agent Workspace's session "
+                    "cookie (POST /_mockle/ui/session)",
                 )
         return await handler(request)  # type: ignore[no-any-return]
 
     return require_admin_token
+
+
+def _is_open(path: str) -> bool:
+    return path == OPEN_PREFIX or path.startswith(OPEN_PREFIX + "/")
 
 
 class ExpireTokens(BaseModel):

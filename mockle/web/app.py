@@ -19,7 +19,7 @@ from mockle.core.effects import CoreConfig
 from mockle.core.tokens import TokenService
 from mockle.core.world import World
 from mockle.settings import Settings
-from mockle.web import admin, control, faults, inspect, login, rest, ums
+from mockle.web import admin, control, faults, inspect, login, rest, ui, ums
 from mockle.web import journal as journal_module
 from mockle.web.admin import admin_middleware
 from mockle.web.control import install_startup_apps
@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, world: World | None = None) -> 
     app = web.Application(client_max_size=settings.max_body_size, middlewares=middlewares)
     app[RUNTIME] = runtime
     rest.setup(app)  # first: the hot routes resolve first
-    for module in (login, control, admin, inspect, faults, ums):
+    for module in (login, control, admin, inspect, faults, ums, ui):
         module.setup(app)
     app.cleanup_ctx.append(webhooks.context)
 
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, world: World | None = None) -> 
 
     async def on_shutdown(app: web.Application) -> None:
         runtime.ready = False
+        runtime.journal.close()  # a browser's journal long-poll must not hold the shutdown
         runtime.hub.cancel_pending()
 
     app.on_startup.append(on_startup)

@@ -243,6 +243,7 @@ class Journal(Listener):
         self._ids = itertools.count(1)
         self._now = now_ms
         self._waiters: list[asyncio.Future[None]] = []
+        self.closing = False  # mockle is shutting down: long-polls answer at once
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -278,6 +279,11 @@ class Journal(Listener):
             agent_id=session.agent_id,
         )
 
+    def close(self) -> None:
+        """Shutdown: every waiting long-poll answers now with what there is."""
+        self.closing = True
+        self._wake()
+
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for fut in waiters:
@@ -299,7 +305,7 @@ class Journal(Listener):
         while True:
             found = self.select(query)
             left = deadline - loop.time()
-            if len(found) >= count or left <= 0:
+            if len(found) >= count or left <= 0 or self.closing:
                 return found
             fut: asyncio.Future[None] = loop.create_future()
             self._waiters.append(fut)

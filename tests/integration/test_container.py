@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,15 @@ def test_the_built_wheel_serves_and_passes_its_health_check(tmp_path: Path) -> N
         assert f":{port}" in line and line.startswith("mockle listening on"), line
         probe = subprocess.run(health_cmd, env=env, cwd=tmp_path, timeout=30, capture_output=True)
         assert probe.returncode == 0, probe.stderr
+        # the Agent Workspace ships in the wheel: every file of the page is served from it
+        workspace = server.stdout.readline()
+        assert workspace.startswith("Agent Workspace") and f":{port}/_mockle/ui/" in workspace
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.url.endswith("/_mockle/ui/") and b"Agent Workspace" in page.read()
+        for path in sorted((ROOT / "mockle" / "web" / "ui").iterdir()):
+            url = f"http://127.0.0.1:{port}/_mockle/ui/{path.name}"
+            with urllib.request.urlopen(url, timeout=10) as served:
+                assert served.read() == path.read_bytes(), path.name
     finally:
         server.terminate()
         server.wait(timeout=15)

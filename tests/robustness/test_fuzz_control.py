@@ -49,6 +49,8 @@ def _routes(live: Live) -> list[tuple[str, str]]:
     out = []
     for route in live.server.server.app.router.routes():
         path = route.resource.canonical if route.resource is not None else ""
+        if path.startswith("/_mockle/ui") and path != "/_mockle/ui/session":
+            continue  # the Agent Workspace's page and files (tests/web/test_ui.py), not JSON
         if path.startswith("/_mockle/") and route.method != "HEAD":
             out.append((route.method, path))
     return sorted(set(out))

@@ -368,3 +368,32 @@ async def _run(proc: asyncio.subprocess.Process, url: str, receiver: Receiver) -
     assert proc.stderr is not None
     stderr = (await proc.stderr.read()).decode()
     return Outcome(answer, codes, agent_codes, code, elapsed, stderr, list(receiver.quick), load)
+
+
+def test_stopping_with_an_idle_tls_keep_alive_connection_leaks_no_transport(
+    tmp_path: Any,
+) -> None:
+    """A browser keeps its HTTPS connection open; stopping a ThreadedMockle then closes its loop
+    at once, which used to leave the TLS transport (mid close_notify) unclosed."""
+    import gc
+    import http.client
+    import warnings
+
+    from mockle.server import ThreadedMockle
+    from mockle.settings import Settings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        m = ThreadedMockle(Settings(port=0, tls=True, tls_dir=tmp_path)).start()
+        conn = http.client.HTTPSConnection(
+            "127.0.0.1", m.server.port, context=m.client_ssl_context(), timeout=10
+        )
+        try:
+            conn.request("GET", "/_mockle/health")
+            assert conn.getresponse().read() == b'{"status":"ok"}'
+            m.stop()  # the connection is still open (keep-alive)
+            gc.collect()
+        finally:
+            conn.close()
+    leaks = [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
+    assert not leaks, leaks

@@ -194,3 +194,30 @@ def test_bodies_are_shown_parsed_or_as_truncated_text() -> None:
     shown = e.as_json()
     assert shown["body"].endswith("…") and len(shown["body"]) == 16_385
     assert shown["response"] == {"a": 1}
+
+
+async def test_a_journal_long_poll_answers_at_once_when_mockle_shuts_down() -> None:
+    import aiohttp
+
+    from mockle.server import MockleServer
+
+    server = MockleServer(Settings(port=0, agent="manual"))
+    await server.start()
+    async with aiohttp.ClientSession() as http:
+        journal = server.runtime.journal
+        waiting = asyncio.Event()
+        wait_for = journal.wait_for
+
+        async def spy(*args: Any, **kwargs: Any) -> Any:
+            waiting.set()  # wait_for registers its waiter before it first yields
+            return await wait_for(*args, **kwargs)
+
+        journal.wait_for = spy  # type: ignore[method-assign]
+        poll = asyncio.create_task(http.get(f"{server.url}/_mockle/requests?wait=60&after=999"))
+        await asyncio.wait_for(waiting.wait(), 5)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await server.stop()
+        resp = await asyncio.wait_for(poll, 5)
+        assert resp.status == 200 and (await resp.json()) == {"requests": []}
+        assert loop.time() - began < 2  # not the 5 s shutdown timeout
