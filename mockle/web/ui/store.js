@@ -416,7 +416,10 @@ export class Store extends EventTarget {
       if (!c.assigned()) return 1;
       return 2;
     };
+    // a conversation that left the subscription while open (another agent took it, out of
+    // this agent's reach) leaves the list; closed ones stay as "recently closed"
     return [...this.conversations.values()]
+      .filter((c) => c.listed || c.closed)
       .map((c) => [group(c), c])
       .sort((a, b) => a[0] - b[0] || (b[1].startTs || 0) - (a[1].startTs || 0) || (a[1].id < b[1].id ? -1 : 1))
       .map((x) => x[1]);

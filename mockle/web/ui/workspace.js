@@ -328,6 +328,7 @@ export class Workspace {
 
   // -- per-conversation requests ---------------------------------------------------------
 
+  /** SubscribeMessagingEvents (QueryMessages if that is refused): the history, then live. */
   async _subscribe(conv) {
     if (!this.socket || conv.subscribed) return;
     conv.subscribed = true;
@@ -366,7 +367,7 @@ export class Workspace {
     });
   }
 
-  /** Rows coming into view: their consumer's profile and (if unknown) their last message. */
+  /** Rows coming into view: their consumer's profile and their messages. */
   _inView({ start, end }) {
     if (!this.socket) return;
     const wanted = new Set();
@@ -378,12 +379,14 @@ export class Workspace {
     this._wanted = wanted;
     for (const conv of rows) {
       this._ensureProfile(conv.consumerId);
-      if (!conv.historyAsked && !conv.lastMessage) {
+      if (!conv.historyAsked && !conv.subscribed) {
+        // history and live events, so that the row's last message stays true (a waiting
+        // conversation sends this agent nothing unless it subscribes)
         conv.historyAsked = true;
         this._queue({
           wanted: () => this._wanted.has(conv.id),
           dropped: () => (conv.historyAsked = false),
-          run: () => this._query(conv).catch(() => {}),
+          run: () => this._subscribe(conv),
         });
       }
     }
