@@ -137,7 +137,7 @@ podman build --quiet --format docker --pull=never --ulimit "nofile=$nofile:$nofi
   --ulimit "nproc=$nproc:$nproc" -t localhost/mockle:check . > /dev/null
 health=$(podman image inspect --format '{{json .Config.Healthcheck}}' localhost/mockle:check)
 case "$health" in
-  *_mockle/health*) ;;
+  *_mockle/health* | *mockle.healthcheck*) ;;
   *)
     say "the image has no HEALTHCHECK: $health"
     exit 1
