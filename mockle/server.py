@@ -114,8 +114,19 @@ class MockleServer:
         lines = [f"mockle listening on {self.url}"]
         if self.tls is not None:
             lines += startup_lines(self.tls, self.url)
-        lines.append(f"Agent Workspace (open it in a browser): {self.url}/_mockle/ui/")
+        lines.append(f"Agent Workspace (open it in a browser): {self.browser_url}/_mockle/ui/")
         return lines
+
+    @property
+    def browser_url(self) -> str:
+        """:attr:`url`, with a wildcard host (``0.0.0.0``, ``::``) as loopback: browsers refuse
+        to open ``http://0.0.0.0/`` (and from a container's published port, loopback is the
+        address)."""
+        scheme, rest = self.url.split("://", 1)
+        host, port = rest.rsplit(":", 1)
+        if host.strip("[]") in WILDCARD_HOSTS:
+            host = "[::1]" if ":" in host else "127.0.0.1"
+        return f"{scheme}://{host}:{port}"
 
     async def start(self) -> None:
         self._runner = web.AppRunner(

@@ -102,7 +102,9 @@ def test_the_built_wheel_serves_and_passes_its_health_check(
         assert probe.returncode == 0, probe.stderr
         # the Agent Workspace ships in the wheel: every file of the page is served from it
         workspace = server.stdout.readline()
-        assert workspace.startswith("Agent Workspace") and f":{port}/_mockle/ui/" in workspace
+        # --host 0.0.0.0, but a browser is pointed at loopback
+        expected = f"Agent Workspace (open it in a browser): http://127.0.0.1:{port}/_mockle/ui/"
+        assert workspace.rstrip() == expected
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             assert page.url.endswith("/_mockle/ui/") and b"Agent Workspace" in page.read()
         for path in sorted((ROOT / "mockle" / "web" / "ui").iterdir()):

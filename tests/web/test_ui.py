@@ -139,3 +139,17 @@ async def test_a_forged_cookie_is_refused(locked: TestClient) -> None:
     # the header still works as before
     headers = {"Authorization": f"Bearer {TOKEN}"}
     assert (await locked.get("/_mockle/requests", headers=headers)).status == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("::", "[::1]"), ("::1", "[::1]")],
+)
+def test_the_banner_ends_with_an_address_a_browser_can_open(host: str, shown: str) -> None:
+    from mockle.server import MockleServer
+
+    server = MockleServer(Settings(host=host, port=0, agent="manual"))
+    server.port = 8080
+    assert server.banner()[-1] == (
+        f"Agent Workspace (open it in a browser): http://{shown}:8080/_mockle/ui/"
+    )

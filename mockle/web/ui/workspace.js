@@ -67,6 +67,8 @@ export class Workspace {
     this.wanted = false;
     this.selected = null;
     this.backoff = 500;
+    this.gen = 0; // one per login: reconnects of an older one give up
+    this._retrying = false;
     this.composing = false;
     this._pause = 0;
     this._refresh = 0;
@@ -122,6 +124,7 @@ export class Workspace {
     show($("#login-error"), "");
     this._status("Logging in…");
     if (this.wanted) await this.logout(true);
+    this.gen += 1;
     this.wanted = true;
     this.credentials = { account, name, password };
     try {
@@ -151,6 +154,7 @@ export class Workspace {
   }
 
   async logout(quiet = false) {
+    this.gen += 1;
     this.wanted = false;
     clearInterval(this._refresh);
     const sock = this.socket;
@@ -202,21 +206,30 @@ export class Workspace {
     this._retry(code, reason);
   }
 
+  /** One reconnect at a time, for the current login only (a new login or a logout cancels). */
   _retry(code, reason = "") {
+    if (this._retrying) return;
+    this._retrying = true;
     const relogin = RELOGIN_CODES.has(code);
     const why = `${code}${reason ? `: ${reason}` : ""}`;
     this._status(`Disconnected (${why}); ${relogin ? "logging in again" : "reconnecting"}…`, "down");
     const wait = this.backoff;
     this.backoff = Math.min(this.backoff * 2, 10000);
-    setTimeout(() => this._reconnect(relogin, why), wait);
+    const gen = this.gen;
+    setTimeout(() => {
+      this._retrying = false;
+      if (gen === this.gen) this._reconnect(relogin, why, gen);
+    }, wait);
   }
 
-  async _reconnect(relogin, why) {
+  async _reconnect(relogin, why, gen) {
     if (!this.wanted || this.socket) return;
     try {
       if (relogin || !this.session) {
         const c = this.credentials;
-        this.session = await LoginSession.login(c.account, c.name, c.password);
+        const session = await LoginSession.login(c.account, c.name, c.password);
+        if (gen !== this.gen) return; // logged out, or logged in anew, meanwhile
+        this.session = session;
       }
       await this._connect();
       this._status(`Connected as ${this.session.loginName || this.credentials.name} (again, after ${why})`, "ok");
@@ -233,14 +246,17 @@ export class Workspace {
     try {
       await this.session.refresh();
     } catch {
+      // log in again: through the close of the socket if there is one (4401 means "log in")
+      this.session = null; // so the reconnect logs in
       if (this.socket) this.socket.close(4000, "session refresh failed");
-      this._retry(4401, "session refresh failed");
+      else this._retry(4401, "session refresh failed");
     }
   }
 
-  /** After the account was reset through the control API: log in afresh. */
+  /** After the account was reset through the control API: log in afresh (unless the reset
+   * already closed the socket, 4401, and a new login is under way). */
   afterReset(account) {
-    if (this.wanted && this.credentials && this.credentials.account === account) {
+    if (this.wanted && this.socket && this.credentials && this.credentials.account === account) {
       const c = this.credentials;
       this.login(c.account, c.name, c.password).catch(() => {});
     }
@@ -777,7 +793,7 @@ export class Workspace {
 
   async joinAsManager() {
     const conv = this._current();
-    if (!conv || !this.socket) return;
+    if (!conv || !this.socket || !this.session) return;
     await this._update(conv, [{ field: "ParticipantsChange", type: "ADD", userId: this.session.legacyId, role: "MANAGER" }]);
   }
 
