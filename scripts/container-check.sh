@@ -184,9 +184,10 @@ if [ "$uid" = 0 ] || [ "$user" = root ] || [ -z "$user" ]; then
 fi
 step "non-root user (uid $uid)"
 
-# the tests that drive a mockle through the fixtures: each gets a fresh account there
+# the tests that drive a mockle through the fixtures: each gets a fresh account there (the
+# Agent Workspace in Chromium too: the page as the container serves it)
 "$PYTHON" -m pytest -q -p no:cacheprovider --mockle-url "http://127.0.0.1:$port" \
-  tests/integration/test_client.py examples
+  tests/integration/test_client.py examples tests/browser/test_external.py
 step "external-mode tests against the container"
 
 # -- 5. SIGTERM -------------------------------------------------------------------------------
