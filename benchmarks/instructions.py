@@ -17,7 +17,11 @@ cache misses; ``run.py`` measures those, with wrk over loopback.
 
 Variants (``--variant``, comma-separated): ``no-journal``, ``no-faults`` (their middlewares
 removed), ``no-listeners`` (no webhooks, UMS subscriptions, agent or waiters on the engine),
-``no-gc`` (the cyclic garbage collector off).
+``no-gc`` (the cyclic garbage collector off), ``log`` / ``log-json`` (request log lines on, as
+``mockle serve`` writes them by default / with ``--log-format json``, to /dev/null, line-buffered
+as stderr is). Without
+``log`` nothing configures logging, as when mockle runs in a test process: request logging is
+off.
 """
 
 from __future__ import annotations
@@ -135,6 +139,11 @@ async def _drive(target: str, variants: set[str], count: int, key: Path) -> None
         _without(server.app, "inject_faults")
     if "no-listeners" in variants:
         server.engine.listeners.clear()
+    if "log" in variants or "log-json" in variants:
+        from mockle import logs
+
+        sink = open(os.devnull, "w", buffering=1)  # line-buffered, as stderr is
+        logs.configure("info", "json" if "log-json" in variants else "text", stream=sink)
     runner: web.AppRunner
     if target == "bare":
         import bare_app

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -20,7 +19,7 @@ from typing import Any, NoReturn, get_args, get_origin
 
 from pydantic import ValidationError
 
-from mockle import __version__
+from mockle import __version__, commands, logs
 from mockle.options import option_errors
 from mockle.settings import ConfigError, Settings
 
@@ -95,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
             choices = _choices(field.annotation)
             metavar = "{" + ",".join(choices) + "}" if choices else None
             serve.add_argument(flag, dest=name, default=None, metavar=metavar, help=help_text)
+    commands.add_parsers(sub)
     return parser
 
 
@@ -168,6 +168,8 @@ async def serve(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in commands.NAMES:
+        return commands.run(args)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -177,9 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines:
             print(f"mockle: {line}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format, control=settings.log_control)
     try:
         return asyncio.run(serve(settings))
     except ConfigError as exc:

@@ -164,5 +164,13 @@ class Settings(BaseModel):
     )
     seed: int | None = Field(None, description="seed for ids and chaos faults (reproducible runs)")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
-        "warning", description="log level"
+        "info",
+        description="log level: 'info' logs every LiveEngage call and socket frame, "
+        "'warning' only problems, 'debug' also the control API",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="log lines as text, or as one JSON object per line"
+    )
+    log_control: bool = Field(
+        False, description="log control API calls (/_mockle/...) too, as --log-level debug does"
     )

@@ -54,6 +54,7 @@ class RestReply:
     # mockle's explanation of a refusal, beside the documented body (which stays as the real
     # service words it): the web layer writes it as the x-mockle-hint header
     hint: str | None = None
+    request: Request | None = None  # the request as parsed (the journal's log line reads it)
 
 
 @dataclass(slots=True)
@@ -155,7 +156,12 @@ def conversation(engine: Engine, call: RestCall) -> tuple[RestReply, Effects]:
             status, hint = 400, hint or exc.hint
             items.append(render.rest_failed(_rid(req), exc.message))
     reply = RestReply(
-        status, items, consumer_id=consumer.consumer_id, conversation_id=conv_id, hint=hint
+        status,
+        items,
+        consumer_id=consumer.consumer_id,
+        conversation_id=conv_id,
+        hint=hint,
+        request=reqs[1],
     )
     return reply, fx
 
@@ -232,7 +238,11 @@ def send(engine: Engine, call: RestCall, *, max_chars: int = 0) -> tuple[RestRep
             "the check off)"
         )
         reply = RestReply(
-            400, render.rest_failed(rid, "Bad Request"), consumer_id=consumer.consumer_id, hint=hint
+            400,
+            render.rest_failed(rid, "Bad Request"),
+            consumer_id=consumer.consumer_id,
+            hint=hint,
+            request=req,
         )
         return reply, fx
     actor = Actor(
@@ -253,10 +263,15 @@ def send(engine: Engine, call: RestCall, *, max_chars: int = 0) -> tuple[RestRep
             consumer_id=consumer.consumer_id,
             conversation_id=conv_id,
             hint=exc.hint,
+            request=req,
         )
         return reply, Effects()
     reply = RestReply(
-        200, render.rest_ok(rid, body), consumer_id=consumer.consumer_id, conversation_id=conv_id
+        200,
+        render.rest_ok(rid, body),
+        consumer_id=consumer.consumer_id,
+        conversation_id=conv_id,
+        request=req,
     )
     return reply, fx
 

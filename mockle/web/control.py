@@ -19,7 +19,7 @@ from mockle.core import agents, errors, render
 from mockle.core.apps import App, app_from_manifest
 from mockle.core.effects import Effects
 from mockle.core.engine import Engine
-from mockle.core.model import Conversation
+from mockle.core.model import Consumer, Conversation
 from mockle.core.retention import AppRetention
 from mockle.core.schemas import SchemaSet
 from mockle.settings import ConfigError
@@ -71,13 +71,42 @@ class TransferBody(_Body):
 # -- conversations as the control API shows them ------------------------------------------------
 
 
+MESSAGE_EVENTS = frozenset({"ContentEvent", "RichContentEvent"})
+
+
+def consumer_name(consumer: Consumer | None, consumer_id: str) -> str:
+    """How a person names the consumer: the profile's first and last name (SetUserProfile),
+    else the ext consumer id, else the LivePerson consumer id."""
+    if consumer is not None:
+        profile = consumer.profile
+        parts = [profile.get("firstName"), profile.get("lastName")]
+        name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+        if name:
+            return name
+        if consumer.ext_id:
+            return consumer.ext_id
+    return consumer_id
+
+
+def last_message(conv: Conversation) -> dict[str, Any] | None:
+    """The change item of the conversation's latest message (text, rich content, file)."""
+    for stored in reversed(conv.timeline):
+        if stored.event_type in MESSAGE_EVENTS:
+            return stored.change
+    return None
+
+
 def conversation_json(engine: Engine, conv: Conversation) -> dict[str, Any]:
+    account = engine.accounts[conv.account]
     agent_pid = conv.assigned_agent()
-    agent = engine.accounts[conv.account].agents.get(agent_pid) if agent_pid else None
+    agent = account.agents.get(agent_pid) if agent_pid else None
+    consumer = account.consumers.get(conv.consumer_id)
     return {
         "conversationId": conv.conv_id,
         "account": conv.account,
         "consumerId": conv.consumer_id,
+        "extConsumerId": consumer.ext_id if consumer is not None else None,
+        "consumerName": consumer_name(consumer, conv.consumer_id),
         "state": conv.state,
         "stage": conv.stage,
         "participants": [{"id": p.id, "role": p.role} for p in conv.participants],
@@ -95,6 +124,7 @@ def conversation_json(engine: Engine, conv: Conversation) -> dict[str, Any]:
         "campaignInfo": conv.campaign_info,
         "context": conv.context,
         "csat": conv.csat,
+        "lastMessage": last_message(conv),
     }
 
 

@@ -8,6 +8,10 @@ new one comes, so memory stays flat however long mockle runs. Three kinds of ent
 * every WebSocket frame (``target`` ``ws``, ``direction`` ``in`` or ``out``);
 * every webhook delivery attempt (``target`` ``webhook``).
 
+Every entry is also a log line (:mod:`mockle.logs`), built only when the ``mockle.requests``
+logger is enabled. The control API is not journaled; its calls are ``mockle.control`` debug
+lines, timed here only when that logger is enabled.
+
 Recording is cheap: an entry keeps references to the bytes and dicts that were on the wire and
 is rendered (JSON parsed, tokens shortened, bodies truncated) only when someone reads it.
 ``GET /_mockle/requests`` filters and, with ``wait``, long-polls: it answers as soon as ``min``
@@ -18,8 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -28,26 +32,19 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from mockle import logs
+from mockle.core.connector import RestReply
 from mockle.core.dialects import lookup
 from mockle.core.effects import Listener
 from mockle.core.sessions import Session
-from mockle.web.responses import HINT_HEADER
-
-log = logging.getLogger("mockle")
+from mockle.logs import CONTROL, DEBUG, INFO, REQUESTS, shorten
+from mockle.logs import shorten_jwts as _shorten_jwts
+from mockle.web.responses import HINT_HEADER, RestResponse
 
 BODY_LIMIT = 16_384  # bytes of a body kept per entry (and shown)
 SECRET_HEADERS = frozenset({"authorization", "x-lp-on-behalf", "x-liveperson-signature"})
 _ACCOUNT_IN_PATH = re.compile(r"/account/([^/]+)")
-_JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
-
-
-def shorten(value: str) -> str:
-    """A secret as the journal shows it: its first 10 characters and an ellipsis."""
-    return value if len(value) <= 12 else value[:10] + "…"
-
-
-def _shorten_jwts(text: str) -> str:
-    return _JWT.sub(lambda m: shorten(m.group(0)), text)
+__all__ = ["shorten"]  # re-exported: the journal shortens secrets as the log does
 
 
 class Dropped(asyncio.CancelledError):
@@ -76,6 +73,7 @@ class Entry:
     type: str | None = None
     error: str | None = None
     hint: str | None = None  # mockle's explanation of a refusal (the x-mockle-hint header)
+    ms: float | None = None  # how long mockle took to answer (REST), or the attempt (webhook)
 
     # -- lazy views (computed on read) ----------------------------------------------------
 
@@ -120,10 +118,14 @@ class Entry:
         out["response"] = _shown(self.response)
         if self.type is not None:
             out["type"] = self.type
+        if self.conversation_id is not None:
+            out["conversation_id"] = self.conversation_id
         if self.error is not None:
             out["error"] = self.error
         if self.hint is not None:
             out["hint"] = self.hint
+        if self.ms is not None:
+            out["ms"] = round(self.ms, 3)
         return out
 
 
@@ -241,17 +243,18 @@ class Journal(Listener):
     def __init__(self, size: int, now_ms: Callable[[], int]) -> None:
         self.entries: deque[Entry] = deque(maxlen=size)
         self._ids = itertools.count(1)
-        self._now = now_ms
+        self.now_ms = now_ms
         self._waiters: list[asyncio.Future[None]] = []
         self.closing = False  # mockle is shutting down: long-polls answer at once
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def record(self, target: str, account: str | None, **fields: Any) -> Entry:
+    def record(self, target: str, account: str | None, log: bool = True, **fields: Any) -> Entry:
+        """Add an entry (and log it, unless ``log`` is false: the caller logs it later)."""
         entry = Entry(
             next(self._ids),
-            self._now(),
+            self.now_ms(),
             target,
             account,
             fields.pop("method", None),
@@ -265,7 +268,15 @@ class Journal(Listener):
         self.entries.append(entry)
         if self._waiters:
             self._wake()
+        if log and REQUESTS.isEnabledFor(INFO):
+            logs.emit(REQUESTS, INFO, LogLine(entry))
         return entry
+
+    def log(self, entry: Entry, reply: RestReply | None = None) -> None:
+        """Log an entry recorded with ``log=False``, now that it is complete (``reply``: the
+        core's answer to a Connector API call, which says what was asked)."""
+        if REQUESTS.isEnabledFor(INFO):
+            logs.emit(REQUESTS, INFO, LogLine(entry, reply))
 
     def ws_frame(self, direction: str, frame: Any, session: Session) -> None:
         """A WebSocket frame: ``in`` (the text the client sent) or ``out`` (a frame dict)."""
@@ -326,6 +337,291 @@ class Journal(Listener):
             self.entries.clear()
             self.entries.extend(kept)
         return before - len(self.entries)
+
+
+# -- log lines ----------------------------------------------------------------------------------
+
+
+_CREDENTIAL_IN_PATH = re.compile(r"(/messaging/(?:consumer|brand)/)([^/?]+)")
+KIND_WIDTH = 12
+_KINDS = {
+    k: k.ljust(KIND_WIDTH)
+    for k in ("csds", "sentinel", "idp", "login", "conversation", "send", "ws_connect")
+    + ("webhook", "control", "other")
+}
+_WS_KINDS = {"in": "ws in".ljust(KIND_WIDTH), "out": "ws out".ljust(KIND_WIDTH)}
+_STATUSES = {n: str(n).rjust(3) for n in range(100, 600)}
+# what a log line reads from a payload: type, event, request id, status (a resp's code), conv
+Read = tuple[str | None, str | None, str | None, int | None, str | None]
+
+
+def log_path(target: str, path: str | None) -> str | None:
+    """A path as a log line shows it: without its query (it may hold client secrets), and a
+    socket's token (``.../messaging/consumer/<jwt>``, ``.../brand/<bearer>``) shortened."""
+    if path is None:
+        return None
+    cut = path.find("?")
+    if cut >= 0:
+        path = path[:cut]
+    if target == "ws_connect" or target == "other":
+        path = _CREDENTIAL_IN_PATH.sub(lambda m: m.group(1) + shorten(m.group(2)), path)
+        path = _shorten_jwts(path)
+    return path
+
+
+class LogLine(logs.Line):
+    """A journal entry as a log line: made only when the ``mockle.requests`` logger is on,
+    rendered only when a handler writes it. A Connector API call is read from the core's
+    ``reply`` (its request is parsed already); socket frames, and calls refused before they
+    were parsed, from the entry's payload."""
+
+    __slots__ = ("entry", "reply")
+
+    def __init__(self, entry: Entry, reply: RestReply | None = None) -> None:
+        self.entry = entry
+        self.reply = reply
+
+    def read(self) -> Read:
+        e = self.entry
+        target = e.target
+        reply = self.reply
+        req = reply.request if reply is not None else None
+        if req is not None:  # a Connector API call the core parsed (and validated): read it
+            body = req.body
+            event = body.get("event") if type(body) is dict else None
+            event = event.get("type") if type(event) is dict else None
+            conv = reply.conversation_id  # type: ignore[union-attr]
+            return req.type, event if type(event) is str else None, None, e.status, conv
+        if target == "ws":
+            body = e.body
+            return _frame(body if type(body) is dict else _parsed(body), e.status)
+        if target == "send":
+            req_doc = _parsed(e.body)
+            if type(req_doc) is list and req_doc:
+                req_doc = req_doc[0]
+            if type(req_doc) is dict:
+                typ, event, conv = _request(req_doc.get("type"), req_doc.get("body"))
+                return typ, event, None, e.status, conv
+        elif target == "conversation":
+            return _conversation_call(_parsed(e.body), _parsed(e.response), e.status)
+        return e.type, None, None, e.status, e.conversation_id
+
+    def text(self) -> str:
+        """``12:00:01.234 le12345678 send         200    1.2ms POST /api/... ms.PublishEvent``
+
+        Columns: time, account, what kind of call or frame, status (HTTP, or a ``resp``'s
+        code), how long mockle took; then method and path, type, event, ``#<request id>``,
+        ``conv=<conversation>``, ``agent=<agent>`` and ``(<error>)`` where there is one.
+        Written for speed (it runs per request at the default level): one f-string, no list."""
+        e = self.entry
+        reply = self.reply
+        req = reply.request if reply is not None else None
+        if req is not None:  # a Connector API call the core parsed (and validated): read it
+            typ: str | None = req.type
+            body = req.body
+            event = body.get("event") if type(body) is dict else None
+            event = event.get("type") if type(event) is dict else None
+            if type(event) is not str:
+                event = None
+            conv = reply.conversation_id  # type: ignore[union-attr]
+            req_id, status = None, e.status
+        else:
+            typ, event, req_id, status, conv = self.read()
+        direction, ms, target, path, t, account = (
+            e.direction, e.ms, e.target, e.path, e.time, e.account
+        )  # fmt: skip
+        if direction is None:
+            kind = _KINDS.get(target) or target.ljust(KIND_WIDTH)
+        else:
+            kind = _WS_KINDS.get(direction) or f"ws {direction}".ljust(KIND_WIDTH)
+        if path is not None:
+            path = _SHOWN_PATHS.get(path) or _shown_path(target, path)
+        if ms is None:
+            ms_text = "       -"
+        else:
+            tenths = int(ms * 10 + 0.5)
+            ms_text = _MS_TEXTS.get(tenths) or _ms_text(tenths)
+        second = t // 1000
+        clock = logs.LOCAL_SECOND
+        if clock[0] != second:
+            logs.set_local_second(second)
+        agent, error = e.agent_id, e.error
+        return (
+            f"{clock[1]}.{logs.MILLIS[t - second * 1000]} "
+            f"{_ACCOUNT_TEXTS.get(account) or _account_text(account)} {kind} "
+            f"{'  -' if status is None else (_STATUSES.get(status) or status)} {ms_text}"
+            f"{' ' + e.method if e.method else ''}{' ' + path if path else ''}"
+            f"{' ' + typ if typ else ''}{' ' + event if event else ''}"
+            f"{'' if req_id is None else ' #' + req_id}{'' if conv is None else ' conv=' + conv}"
+            f"{'' if agent is None else ' agent=' + agent}{'' if error is None else f' ({error})'}"
+        )
+
+    def as_json(self, level: int = INFO, logger: str = "mockle.requests") -> dict[str, Any]:
+        e = self.entry
+        typ, event, req_id, status, conv = self.read()
+        path = e.path
+        if path is not None:
+            path = _SHOWN_PATHS.get(path) or _shown_path(e.target, path)
+        return {
+            "time": logs.iso_time(e.time),
+            "level": "info" if level == INFO else logs.level_name(level),
+            "logger": logger,
+            "id": e.id or None,
+            "account": e.account,
+            "target": e.target,
+            "direction": e.direction,
+            "method": e.method,
+            "path": path,
+            "type": typ,
+            "event": event,
+            "req_id": req_id,
+            "status": status,
+            "ms": None if e.ms is None else round(e.ms, 3),
+            "conversation_id": conv,
+            "agent_id": e.agent_id,
+            "error": e.error,
+        }
+
+
+# What text() asks again and again, formatted once: a request's path as shown, a duration,
+# an account padded to its column. Small and bounded (cleared when full).
+_SHOWN_PATHS: dict[str, str] = {}
+_MS_TEXTS: dict[int, str] = {}
+_ACCOUNT_TEXTS: dict[str | None, str] = {}
+_CACHE_SIZE = 4096
+
+
+def _shown_path(target: str, path: str) -> str:
+    shown = log_path(target, path) or ""
+    if len(_SHOWN_PATHS) >= _CACHE_SIZE:
+        _SHOWN_PATHS.clear()
+    _SHOWN_PATHS[path] = shown
+    return shown
+
+
+def _ms_text(tenths: int) -> str:
+    text = f"{tenths // 10}.{tenths % 10}ms".rjust(8)
+    if len(_MS_TEXTS) >= _CACHE_SIZE:
+        _MS_TEXTS.clear()
+    _MS_TEXTS[tenths] = text
+    return text
+
+
+def _account_text(account: str | None) -> str:
+    text = (account or "-").ljust(10)
+    if len(_ACCOUNT_TEXTS) >= _CACHE_SIZE:
+        _ACCOUNT_TEXTS.clear()
+    _ACCOUNT_TEXTS[account] = text
+    return text
+
+
+def _parsed(raw: Any) -> Any:
+    """``_value`` with a fast way for bytes (what REST bodies are)."""
+    if type(raw) is bytes:
+        try:
+            return orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            return None
+    return _value(raw)
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string, or an integer as one (ids may be numbers); else None."""
+    kind = type(value)
+    if kind is str:
+        return value or None
+    if kind is int:
+        return str(value)
+    return None
+
+
+def _conversation_of(body: Any) -> str | None:
+    if type(body) is not dict:
+        return None
+    return _text(body.get("conversationId")) or _text(body.get("dialogId"))
+
+
+def _request(type_name: Any, body: Any) -> tuple[str | None, str | None, str | None]:
+    """A request's type, its event's type and its conversation (``conversationId`` or
+    ``dialogId``)."""
+    if type(body) is not dict:
+        return _text(type_name), None, None
+    event = body.get("event")
+    event_type = _text(event.get("type")) if type(event) is dict else None
+    conv = _text(body.get("conversationId")) or _text(body.get("dialogId"))
+    return _text(type_name), event_type, conv
+
+
+def _frame(frame: Any, status: int | None) -> Read:
+    """A UMS frame: a request (type, ``#id``), a ``resp`` (its code) or a notification."""
+    if type(frame) is list and frame:
+        frame = frame[0]
+    if type(frame) is not dict:
+        return ("(not a JSON object)" if frame is not None else None), None, None, status, None
+    kind = frame.get("kind")
+    typ = _text(frame.get("type"))
+    body = frame.get("body")
+    if kind == "notification":
+        changes = body.get("changes") if type(body) is dict else None
+        first = changes[0] if type(changes) is list and changes else body
+        if type(first) is not dict:
+            return typ, None, None, status, None
+        event = first.get("event")
+        result = first.get("result")
+        conv = (
+            _conversation_of(first)
+            or _text(first.get("convId"))
+            or (_text(result.get("convId")) if type(result) is dict else None)
+        )
+        return typ, _text(event.get("type")) if type(event) is dict else None, None, status, conv
+    if kind == "resp" or "reqId" in frame:
+        code = frame.get("code")
+        code = code if type(code) is int else status
+        return typ, None, _text(frame.get("reqId")), code, _conversation_of(body)
+    _, event_type, conv = _request(typ, body)
+    return typ, event_type, _text(frame.get("id")), status, conv
+
+
+def _conversation_call(body: Any, response: Any, status: int | None) -> Read:
+    """CONVERSATION: the batch's last request type; the new conversation from the answer."""
+    reqs = body if type(body) is list else [body]
+    typ = _text(reqs[-1].get("type")) if reqs and type(reqs[-1]) is dict else None
+    for item in response if type(response) is list else [response]:
+        conv = _conversation_of(item.get("body")) if type(item) is dict else None
+        if conv is not None:
+            return typ, None, None, status, conv
+    return typ, None, None, status, None
+
+
+def entry_of_json(doc: dict[str, Any]) -> Entry:
+    """An entry as ``GET /_mockle/requests`` shows it, back as an :class:`Entry` (its bodies
+    parsed already): how ``mockle tail`` prints the very lines the server logs."""
+
+    def get(key: str, kind: type[Any]) -> Any:
+        value = doc.get(key)
+        return value if type(value) is kind else None
+
+    ms = doc.get("ms")
+    return Entry(
+        get("id", int) or 0,
+        get("time", int) or 0,
+        get("target", str) or "other",
+        get("account", str),
+        get("method", str),
+        get("path", str),
+        doc.get("headers"),
+        doc.get("body"),
+        get("status", int),
+        doc.get("response"),
+        direction=get("direction", str),
+        consumer_id=get("consumer_id", str),
+        session=get("session", str),
+        conversation_id=get("conversation_id", str),
+        agent_id=get("agent_id", str),
+        type=get("type", str),
+        error=get("error", str),
+        ms=float(ms) if isinstance(ms, int | float) and not isinstance(ms, bool) else None,
+    )
 
 
 # -- which LiveEngage service a route belongs to --------------------------------------------
@@ -404,8 +700,13 @@ def _response_body(resp: web.StreamResponse) -> bytes | None:
     return body[:BODY_LIMIT] if len(body) > BODY_LIMIT else body
 
 
+_perf = time.perf_counter
+UPGRADE = web.RequestKey("mockle.journal.upgrade", tuple[Entry, float])
+
+
 def middleware(journal: Journal) -> Any:
-    """Record every LiveEngage request (not the control API's) with its answer.
+    """Record every LiveEngage request (not the control API's) with its answer and how long
+    mockle took (``ms``).
 
     The path is the request target as the client sent it (``raw_path``: still percent-encoded,
     with its query string). This wraps every request, so it stays lean: no closures, no URL
@@ -415,24 +716,34 @@ def middleware(journal: Journal) -> Any:
     async def journal_requests(request: web.Request, handler: Any) -> web.StreamResponse:
         target = target_of(request)
         if target is None:
+            if CONTROL.isEnabledFor(DEBUG):
+                return await _log_control(journal, request, handler)
             return await handler(request)  # type: ignore[no-any-return]
         if target == "ws_connect" and _is_upgrade(request):
             return await _journal_upgrade(journal, request, handler)
+        start = _perf()
         try:
             resp: web.StreamResponse = await handler(request)
         except Dropped:
+            ms = (_perf() - start) * 1000
             body = await _request_body(request)
-            _record(journal, request, target, body, None, None, "dropped by a fault")
+            _record(journal, request, target, body, None, None, ms, "dropped by a fault")
             raise
         except web.HTTPException as exc:  # 404/405 for unknown routes: still what was sent
+            ms = (_perf() - start) * 1000
             body = await _request_body(request)
-            _record(journal, request, target, body, exc.status, None, exc.reason)
+            _record(journal, request, target, body, exc.status, None, ms, exc.reason)
             raise
+        ms = (_perf() - start) * 1000
         body = await _request_body(request)
-        entry = _record(journal, request, target, body, resp.status, _response_body(resp))
+        entry = _record(
+            journal, request, target, body, resp.status, _response_body(resp), ms, None, False
+        )
         if resp.status >= 400 and (hint := resp.headers.get(HINT_HEADER)) is not None:
-            entry.hint = hint  # the refusal's explanation: in the journal and in the log
-            log.warning("%s %s -> %d: %s", request.method, request.raw_path, resp.status, hint)
+            entry.hint = hint  # the refusal's explanation: in the journal and in the log line
+        if REQUESTS.isEnabledFor(INFO):
+            reply = resp.reply if type(resp) is RestResponse else None
+            logs.emit(REQUESTS, INFO, LogLine(entry, reply))
         return resp
 
     return journal_requests
@@ -453,6 +764,27 @@ def mask_login_secrets(body: bytes | None) -> bytes | None:
     return orjson.dumps({k: "***" if k in LOGIN_SECRETS else v for k, v in doc.items()})
 
 
+async def _log_control(journal: Journal, request: web.Request, handler: Any) -> web.StreamResponse:
+    """A control API call as a ``mockle.control`` debug line (never a journal entry)."""
+    start = _perf()
+    status: int | None = None
+    try:
+        resp: web.StreamResponse = await handler(request)
+        status = resp.status
+        return resp
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        account = request.query.get("account") or None
+        ms = (_perf() - start) * 1000
+        entry = Entry(
+            0, journal.now_ms(), "control", account, request.method, request.path, None, None,
+            status, None, ms=ms,
+        )  # fmt: skip
+        logs.emit(CONTROL, DEBUG, LogLine(entry))
+
+
 def _record(
     journal: Journal,
     request: web.Request,
@@ -460,13 +792,17 @@ def _record(
     body: bytes | None,
     status: int | None,
     response: bytes | None,
+    ms: float | None,
     error: str | None = None,
+    log: bool = True,
 ) -> Entry:
     if target == "login":
         body = mask_login_secrets(body)
     return journal.record(
         target,
         account_of(request),
+        log,
+        ms=ms,
         method=request.method,
         path=request.raw_path,
         headers=request.headers,
@@ -481,8 +817,12 @@ async def _journal_upgrade(
     journal: Journal, request: web.Request, handler: Any
 ) -> web.StreamResponse:
     """A WebSocket upgrade is recorded as 101 at once (the handler returns only when the socket
-    ends); a refusal (a fault's status, a bad version, no such route) replaces it."""
-    entry = _record(journal, request, "ws_connect", None, 101, None)
+    ends); a refusal (a fault's status, a bad version, no such route) replaces it. Its log
+    line waits for the outcome: the socket route calls :func:`upgraded` once the 101 is out; a
+    refusal or a drop is logged here."""
+    start = _perf()
+    entry = _record(journal, request, "ws_connect", None, 101, None, None, log=False)
+    request[UPGRADE] = (entry, start)
     try:
         resp = await handler(request)
     except Dropped:
@@ -491,7 +831,22 @@ async def _journal_upgrade(
     except web.HTTPException as exc:  # 404/405: no socket route matched the path
         entry.status, entry.error = exc.status, exc.reason
         raise
-    if not isinstance(resp, web.WebSocketResponse):
-        entry.status = resp.status
-        entry.response = resp.body if isinstance(resp, web.Response) else None
+    else:
+        if not isinstance(resp, web.WebSocketResponse):
+            entry.status = resp.status
+            entry.response = resp.body if isinstance(resp, web.Response) else None
+    finally:
+        if UPGRADE in request:  # never upgraded: refused, dropped or broken
+            upgraded(request, journal)
     return resp  # type: ignore[no-any-return]
+
+
+def upgraded(request: web.Request, journal: Journal) -> None:
+    """The socket route's word that the 101 went out: the upgrade's entry is logged now, with
+    the time the handshake took."""
+    pending = request.get(UPGRADE)
+    if pending is not None:
+        del request[UPGRADE]
+        entry, start = pending
+        entry.ms = (_perf() - start) * 1000
+        journal.log(entry)

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from mockle.core import errors
+from mockle.core.connector import RestReply
 from mockle.core.render import error_envelope
 
 HINT_HEADER = "x-mockle-hint"
@@ -30,6 +31,23 @@ def with_hint(headers: dict[str, str], hint: str | None) -> dict[str, str]:
     if hint is None:
         return headers
     return {**headers, HINT_HEADER: header_text(hint)}
+
+
+class RestResponse(web.Response):
+    """A Connector API answer that keeps the core's reply: the journal's log line reads the
+    request the core parsed from it, instead of parsing the body again."""
+
+    __slots__ = ("reply",)
+
+    def __init__(self, reply: RestReply) -> None:
+        super().__init__(
+            body=orjson.dumps(reply.body),
+            status=reply.status,
+            headers=with_hint(reply.headers, reply.hint),
+            content_type="application/json",
+            charset="utf-8",
+        )
+        self.reply = reply
 
 
 def json_response(

@@ -8,10 +8,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from mockle.core import connector, errors, identity
-from mockle.core.connector import RestCall
+from mockle.core.connector import RestCall, RestReply
 from mockle.core.files import MAX_FILE_BYTES
 from mockle.web.bodies import public_base, read_raw
-from mockle.web.responses import error_response, json_response, with_hint
+from mockle.web.responses import RestResponse, error_response, json_response
 from mockle.web.runtime import RUNTIME, Runtime
 
 
@@ -96,7 +96,7 @@ async def conversation(request: web.Request) -> web.Response:
         return call
     reply, fx = connector.conversation(runtime.engine, call)
     runtime.hub.dispatch(fx)
-    return _written(reply)
+    return _answer(reply)
 
 
 async def send(request: web.Request) -> web.Response:
@@ -106,14 +106,12 @@ async def send(request: web.Request) -> web.Response:
         return call
     reply, fx = connector.send(runtime.engine, call, max_chars=runtime.settings.send_max_chars)
     runtime.hub.dispatch(fx)
-    return _written(reply)
+    return _answer(reply)
 
 
-def _written(reply: connector.RestReply) -> web.Response:
-    """The reply as the core made it; its hint (if any) as the ``x-mockle-hint`` header."""
-    if reply.hint is None:
-        return json_response(reply.body, reply.status, reply.headers)
-    return json_response(reply.body, reply.status, with_hint(reply.headers, reply.hint))
+def _answer(reply: RestReply) -> web.Response:
+    """The Connector API's answer; it keeps the core's reply for the journal's log line."""
+    return RestResponse(reply)
 
 
 CONTENT_TYPES = {"PNG": "image/png", "JPG": "image/jpeg", "JPEG": "image/jpeg", "GIF": "image/gif"}

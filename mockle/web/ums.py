@@ -18,6 +18,7 @@ from mockle.core.engine import parse_client_properties
 from mockle.core.sessions import Session, client_properties_from_query, merge_properties
 from mockle.core.tokens import token_from_header
 from mockle.web.hooks import SocketHooks
+from mockle.web.journal import upgraded
 from mockle.web.responses import error_response
 from mockle.web.runtime import RUNTIME, Runtime
 from mockle.web.socket import CLOSE_HANDSHAKE_S, SocketTimers, UmsSocket, close_all
@@ -71,6 +72,7 @@ async def _serve(
     runtime.hub.register(session.id, sock)
     try:
         await ws.prepare(request)
+        upgraded(request, runtime.journal)  # its log line comes before the socket's frames
         runtime.hub.dispatch(fx)
         await sock.run()
     finally:

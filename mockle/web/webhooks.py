@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -281,9 +282,11 @@ class WebhookWorker(Listener):
                 expired = "not sent: its retention time ran out (the app was FAILED)"
                 delivery.attempts.append(Attempt(self.clock.now_ms(), None, expired))
                 break
+            start = time.perf_counter()
             status, error, final = await self._attempt(job)
+            ms = (time.perf_counter() - start) * 1000
             delivery.attempts.append(Attempt(self.clock.now_ms(), status, error))
-            self._journal(job, delivery.attempts[-1])
+            self._journal(job, delivery.attempts[-1], ms)
             if retention is not None:
                 retention.attempted(delivery.id, error is None, counts=job.by_time_to_live)
                 self._moved(job)  # a stored delivery may now go, or must check its deadline
@@ -339,7 +342,7 @@ class WebhookWorker(Listener):
         status, error = await self._post(job)
         return status, error, False
 
-    def _journal(self, job: WebhookJob, attempt: Attempt) -> None:
+    def _journal(self, job: WebhookJob, attempt: Attempt, ms: float) -> None:
         journal = self.journal
         if journal is not None:
             journal.record(
@@ -354,6 +357,7 @@ class WebhookWorker(Listener):
                 conversation_id=job.conversation_id,
                 type=job.event_type,
                 error=attempt.error,
+                ms=ms,
             )
 
     async def _post(self, job: WebhookJob) -> tuple[int | None, str | None]:

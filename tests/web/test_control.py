@@ -282,6 +282,49 @@ async def test_list_and_detail_shapes(client: Client) -> None:
     ] == conv
 
 
+async def test_consumer_name_and_last_message(client: Client) -> None:
+    """``consumerName``: the profile's names, else the ext consumer id; ``lastMessage``: the
+    latest message's change item (not a chat state or a receipt)."""
+    conv, headers = await open_conversation(client, ext="sms:+15550100")
+
+    async def item() -> dict[str, Any]:
+        listed = await ok(await client.get(f"/_mockle/conversations?account={ACC}"))
+        return dict(listed["conversations"][0])
+
+    first = await item()
+    assert first["extConsumerId"] == "sms:+15550100" and first["consumerName"] == "sms:+15550100"
+    assert first["lastMessage"] is None
+
+    def req(type_: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": "req", "id": "1", "type": type_, "body": body}
+
+    profile = req("userprofile.SetUserProfile", {"firstName": " Ada ", "lastName": "Lovelace"})
+    await ok(await client.post(SEND, json=profile, headers=headers))
+    text = {"type": "ContentEvent", "contentType": "text/plain", "message": "hello"}
+    await ok(
+        await client.post(
+            SEND, json=req("ms.PublishEvent", {"dialogId": conv, "event": text}), headers=headers
+        )
+    )
+    typing = {"type": "ChatStateEvent", "chatState": "COMPOSING"}
+    await ok(
+        await client.post(
+            SEND, json=req("ms.PublishEvent", {"dialogId": conv, "event": typing}), headers=headers
+        )
+    )
+    later = await item()
+    assert later["consumerName"] == "Ada Lovelace"
+    assert later["lastMessage"]["event"] == text and later["lastMessage"]["sequence"] == 0
+    assert later["lastMessage"]["originatorMetadata"]["role"] == "CONSUMER"
+    await ok(
+        await client.post(
+            f"/_mockle/conversations/{conv}/agent/publish",
+            json={"event": {**text, "message": "agent"}},
+        )
+    )
+    assert (await item())["lastMessage"]["event"]["message"] == "agent"
+
+
 async def test_list_filters_by_state_and_account(client: Client) -> None:
     first, _ = await open_conversation(client, "a")
     second, _ = await open_conversation(client, "b")
