@@ -24,10 +24,11 @@ from mockle.options import option_errors
 from mockle.settings import ConfigError, Settings
 
 DESCRIPTION = """\
-mockle: a high-fidelity local emulator of LivePerson LiveEngage consumer messaging.
+mockle: a high-fidelity local emulator of LivePerson LiveEngage messaging,
+consumer and agent sides.
 One host:port serves the Domain API (CSDS), Sentinel (AppJWT), the IDP (ConsumerJWS, signup),
-the Connector API (CONVERSATION, SEND), the UMS consumer WebSocket and the control API
-under /_mockle/."""
+the Connector API (CONVERSATION, SEND), the consumer and agent UMS WebSockets, the Login
+Service, the Agent Workspace (/_mockle/ui/) and the control API under /_mockle/."""
 
 
 def _env_name(field: str) -> str:

@@ -30,6 +30,7 @@ REQUESTS = logging.getLogger("mockle.requests")
 CONTROL = logging.getLogger("mockle.control")
 INFO = logging.INFO
 DEBUG = logging.DEBUG
+WARNING = logging.WARNING
 
 LogFormat = Literal["text", "json"]
 

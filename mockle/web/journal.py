@@ -37,7 +37,7 @@ from mockle.core.connector import RestReply
 from mockle.core.dialects import lookup
 from mockle.core.effects import Listener
 from mockle.core.sessions import Session
-from mockle.logs import CONTROL, DEBUG, INFO, REQUESTS, shorten
+from mockle.logs import CONTROL, DEBUG, INFO, REQUESTS, WARNING, shorten
 from mockle.logs import shorten_jwts as _shorten_jwts
 from mockle.web.responses import HINT_HEADER, RestResponse
 
@@ -411,7 +411,8 @@ class LogLine(logs.Line):
 
         Columns: time, account, what kind of call or frame, status (HTTP, or a ``resp``'s
         code), how long mockle took; then method and path, type, event, ``#<request id>``,
-        ``conv=<conversation>``, ``agent=<agent>`` and ``(<error>)`` where there is one.
+        ``conv=<conversation>``, ``agent=<agent>``, ``(<error>)`` and ``hint: <hint>`` (mockle's
+        explanation of a refusal, the ``x-mockle-hint`` header) where there is one.
         Written for speed (it runs per request at the default level): one f-string, no list."""
         e = self.entry
         reply = self.reply
@@ -445,7 +446,7 @@ class LogLine(logs.Line):
         clock = logs.LOCAL_SECOND
         if clock[0] != second:
             logs.set_local_second(second)
-        agent, error = e.agent_id, e.error
+        agent, error, hint = e.agent_id, e.error, e.hint
         return (
             f"{clock[1]}.{logs.MILLIS[t - second * 1000]} "
             f"{_ACCOUNT_TEXTS.get(account) or _account_text(account)} {kind} "
@@ -454,6 +455,7 @@ class LogLine(logs.Line):
             f"{' ' + typ if typ else ''}{' ' + event if event else ''}"
             f"{'' if req_id is None else ' #' + req_id}{'' if conv is None else ' conv=' + conv}"
             f"{'' if agent is None else ' agent=' + agent}{'' if error is None else f' ({error})'}"
+            f"{'' if hint is None else ' hint: ' + hint}"
         )
 
     def as_json(self, level: int = INFO, logger: str = "mockle.requests") -> dict[str, Any]:
@@ -480,6 +482,7 @@ class LogLine(logs.Line):
             "conversation_id": conv,
             "agent_id": e.agent_id,
             "error": e.error,
+            "hint": e.hint,
         }
 
 
@@ -739,11 +742,13 @@ def middleware(journal: Journal) -> Any:
         entry = _record(
             journal, request, target, body, resp.status, _response_body(resp), ms, None, False
         )
+        level = INFO
         if resp.status >= 400 and (hint := resp.headers.get(HINT_HEADER)) is not None:
-            entry.hint = hint  # the refusal's explanation: in the journal and in the log line
-        if REQUESTS.isEnabledFor(INFO):
+            entry.hint = hint  # the refusal's explanation: in the journal and in the log line,
+            level = WARNING  # which is then a warning (it shows at --log-level warning too)
+        if REQUESTS.isEnabledFor(level):
             reply = resp.reply if type(resp) is RestResponse else None
-            logs.emit(REQUESTS, INFO, LogLine(entry, reply))
+            logs.emit(REQUESTS, level, LogLine(entry, reply))
         return resp
 
     return journal_requests

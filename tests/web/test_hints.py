@@ -61,7 +61,11 @@ async def test_a_send_over_the_size_limit_names_the_size_and_the_option(
     entry = await last_entry(client, "send")
     assert entry["status"] == 400 and entry["hint"] == hint
     (record,) = [r for r in caplog.records if hint in r.getMessage()]
-    assert "/messaging/consumer/conversation/send?v=3 -> 400" in record.getMessage()
+    # the request's own log line carries the hint, as a warning
+    assert record.levelno == logging.WARNING and record.name == "mockle.requests"
+    assert " send         400 " in record.getMessage()
+    assert "/messaging/consumer/conversation/send ms.PublishEvent" in record.getMessage()
+    assert record.getMessage().endswith(f" hint: {hint}")
 
 
 async def test_a_send_to_a_closed_conversation_names_it(client: TestClient) -> None:
