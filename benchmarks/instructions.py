@@ -1,7 +1,7 @@
 """Server work per SEND in CPU instructions, counted by valgrind: a steady figure for A/B work.
 
     python benchmarks/instructions.py                      # mockle, the bare app, the ratio
-    python benchmarks/instructions.py --variant no-journal # mockle without a part, to price it
+    python benchmarks/instructions.py --variant no-gateway # mockle without a part, to price it
 
 Time-based figures on a shared VM swing by +-25 % between identical runs; an instruction count
 repeats to about 0.1 %. Each target is driven in-process: the server's aiohttp protocol is fed
@@ -15,8 +15,8 @@ requests, and the count per request is the difference divided by the difference 
 What it does not see: kernel and socket costs (the same for both targets) and time lost to
 cache misses; ``run.py`` measures those, with wrk over loopback.
 
-Variants (``--variant``, comma-separated): ``no-journal``, ``no-faults`` (their middlewares
-removed), ``no-listeners`` (no webhooks, UMS subscriptions, agent or waiters on the engine),
+Variants (``--variant``, comma-separated): ``no-gateway`` (the one middleware removed: no
+journal, faults, admin check or last resort; see ``mockle/web/gateway.py``), ``no-listeners`` (no webhooks, UMS subscriptions, agent or waiters on the engine),
 ``no-gc`` (the cyclic garbage collector off), ``log`` / ``log-json`` (request log lines on, as
 ``mockle serve`` writes them by default / with ``--log-format json``, to /dev/null, line-buffered
 as stderr is). Without
@@ -133,10 +133,8 @@ async def _drive(target: str, variants: set[str], count: int, key: Path) -> None
     server = MockleServer(Settings(port=0, agent="manual", send_max_chars=0))
     consumers = harness.consumers(server, CONSUMERS)
     app_jwt = server.engine.tokens.mint_app_jwt(harness.ACCOUNT, "bench", 86400)
-    if "no-journal" in variants:
-        _without(server.app, "journal_requests")
-    if "no-faults" in variants:
-        _without(server.app, "inject_faults")
+    if "no-gateway" in variants:
+        _without(server.app, "mockle_gateway")
     if "no-listeners" in variants:
         server.engine.listeners.clear()
     if "log" in variants or "log-json" in variants:

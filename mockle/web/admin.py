@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,25 +34,21 @@ OPEN_PATHS = frozenset({"/_mockle/health"})
 OPEN_PREFIX = "/_mockle/ui"  # the workspace's page and its session route
 
 
-def admin_middleware(token: str) -> Any:
-    expected = f"Bearer {token}".encode()
-
-    @web.middleware
-    async def require_admin_token(request: web.Request, handler: Any) -> web.StreamResponse:
-        path = request.path
-        if path.startswith("/_mockle/") and path not in OPEN_PATHS and not _is_open(path):
-            given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-            if not secrets.compare_digest(given, expected) and not has_session(request, token):
-                return error_response(
-                    401,
-                    "Unauthorized",
-                    "the control API requires 'Authorization: Bearer <admin token>' "
-                    "(mockle runs with --admin-token), or the Agent Workspace's session "
-                    "cookie (POST /_mockle/ui/session)",
-                )
-        return await handler(request)  # type: ignore[no-any-return]
-
-    return require_admin_token
+def refusal(request: web.Request, token: str) -> web.Response | None:
+    """The 401 for a control API call without the admin token (``None``: it may pass)."""
+    path = request.path
+    if not path.startswith("/_mockle/") or path in OPEN_PATHS or _is_open(path):
+        return None
+    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+    if secrets.compare_digest(given, f"Bearer {token}".encode()) or has_session(request, token):
+        return None
+    return error_response(
+        401,
+        "Unauthorized",
+        "the control API requires 'Authorization: Bearer <admin token>' "
+        "(mockle runs with --admin-token), or the Agent Workspace's session "
+        "cookie (POST /_mockle/ui/session)",
+    )
 
 
 def _is_open(path: str) -> bool:

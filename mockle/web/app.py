@@ -9,7 +9,6 @@ request, calls the core once, hands the effects to the hub and writes the reply.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
@@ -20,12 +19,10 @@ from mockle.core.tokens import TokenService
 from mockle.core.world import World
 from mockle.settings import Settings
 from mockle.web import admin, control, faults, inspect, login, rest, ui, ums
-from mockle.web import journal as journal_module
-from mockle.web.admin import admin_middleware
 from mockle.web.control import install_startup_apps
+from mockle.web.gateway import gateway
 from mockle.web.hub import Hub
 from mockle.web.journal import Journal
-from mockle.web.responses import error_response, too_large
 from mockle.web.runtime import RUNTIME, Runtime
 from mockle.web.watch import ConversationWatch
 from mockle.web.webhooks import WebhookWorker
@@ -65,30 +62,6 @@ def build_world(settings: Settings, clock: Clock | None = None, ids: Ids | None 
     return World.build(core_config(settings), clock=clock, ids=ids, tokens=tokens)
 
 
-@web.middleware
-async def last_resort(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Unknown routes and methods get JSON; a bug never sends a traceback over the wire."""
-    try:
-        return await handler(request)  # type: ignore[no-any-return]
-    except web.HTTPNotFound:
-        return error_response(
-            404, "Not Found", f"no mockle route for {request.method} {request.path}"
-        )
-    except web.HTTPMethodNotAllowed as exc:
-        allowed = ", ".join(sorted(exc.allowed_methods))
-        return error_response(
-            405, "Method Not Allowed", f"{request.method} is not allowed here (allowed: {allowed})"
-        )
-    except web.HTTPRequestEntityTooLarge:
-        return too_large(request.app[RUNTIME].settings.max_body_size)
-    except web.HTTPException:
-        raise
-    except Exception:  # a bug: log it, record it, answer without details
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        request.app[RUNTIME].bugs.append(f"{request.method} {request.path}")
-        return error_response(500, "Internal Server Error", "mockle hit a bug; see its log")
-
-
 def create_app(settings: Settings | None = None, world: World | None = None) -> web.Application:
     settings = settings or Settings()
     world = world or build_world(settings)
@@ -102,12 +75,8 @@ def create_app(settings: Settings | None = None, world: World | None = None) -> 
     manifests = [(str(p), load_document(p, "app manifest")) for p in settings.app]
     install_startup_apps(runtime, manifests)
 
-    # order: the last resort wraps everything; then auth, record, inject
-    middlewares: list[Any] = [last_resort]
-    if settings.admin_token:
-        middlewares.append(admin_middleware(settings.admin_token))
-    middlewares += [journal_module.middleware(journal), faults.middleware(world.faults)]
-    app = web.Application(client_max_size=settings.max_body_size, middlewares=middlewares)
+    # one middleware: last resort, admin token, journal and faults, in that order
+    app = web.Application(client_max_size=settings.max_body_size, middlewares=[gateway(runtime)])
     app[RUNTIME] = runtime
     rest.setup(app)  # first: the hot routes resolve first
     for module in (login, control, admin, inspect, faults, ums, ui):

@@ -1,4 +1,4 @@
-"""Fault injection over HTTP: the ``/_mockle/faults`` routes and the middleware that applies them.
+"""Fault injection over HTTP: the ``/_mockle/faults`` routes and how a request meets its faults.
 
 REST targets (``csds``, ``sentinel``, ``idp``, ``login``, ``conversation``, ``send``) and
 ``ws_connect`` are applied here, before the handler runs: a ``delay_ms`` first, then ``status``
@@ -7,9 +7,9 @@ for ``ws_connect``, ``close_code`` (the socket is accepted and closed at once). 
 ``webhook`` faults are applied by the socket hooks and the webhook worker, from the same plan
 (``runtime.world.faults``).
 
-The hot path: with no active fault the middleware costs one truth test. The request's consumer,
-conversation and type are read (token claims, JSON body) only when a fault for that target and
-account exists.
+The hot path: with no active fault the gateway (:mod:`mockle.web.gateway`) pays one truth
+test. The request's consumer, conversation and type are read (token claims, JSON body) only
+when a fault for that target and account exists.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mockle.core.faults import Fault, FaultPlan
 from mockle.core.requests import conversation_id_of
 from mockle.core.tokens import token_from_header
 from mockle.web.bodies import read_json
-from mockle.web.journal import Dropped, account_of, target_of
+from mockle.web.journal import Dropped
 from mockle.web.responses import error_of, json_response
 from mockle.web.runtime import RUNTIME
 
@@ -100,33 +100,31 @@ def drop(request: web.Request) -> None:
     raise Dropped()
 
 
-def middleware(plan: FaultPlan) -> Any:
-    @web.middleware
-    async def inject_faults(request: web.Request, handler: Any) -> web.StreamResponse:
-        if not plan:
-            return await handler(request)  # type: ignore[no-any-return]
-        target = target_of(request)
-        account = account_of(request)
-        if target not in FAULT_TARGETS or not plan.armed(target, account):
-            return await handler(request)  # type: ignore[no-any-return]
-        assert target is not None
-        consumer, conv, types = await _details(request, target)
-        fault = plan.match(
-            target, account=account, consumer_id=consumer, conversation_id=conv, type=types
-        )
-        if fault is None:
-            return await handler(request)  # type: ignore[no-any-return]
-        if fault.delay_ms:
-            await asyncio.sleep(fault.delay_ms / 1000)
-        if fault.drop:
-            drop(request)
-        if fault.status is not None:
-            return _respond(fault, target)
-        if fault.close_code is not None and target == "ws_connect":
-            return await _close_socket(request, fault)
-        return await handler(request)  # type: ignore[no-any-return]
+def armed(plan: FaultPlan, target: str, account: str | None) -> bool:
+    """Whether a fault could apply to this request: one truth test when no fault is armed."""
+    return bool(plan) and target in FAULT_TARGETS and plan.armed(target, account)
 
-    return inject_faults
+
+async def apply(
+    plan: FaultPlan, request: web.Request, target: str, account: str | None, handler: Any
+) -> web.StreamResponse:
+    """The request under the faults armed for its target and account (:func:`armed` said some
+    are): the matching fault's delay, then its status, drop or close instead of ``handler``."""
+    consumer, conv, types = await _details(request, target)
+    fault = plan.match(
+        target, account=account, consumer_id=consumer, conversation_id=conv, type=types
+    )
+    if fault is None:
+        return await handler(request)  # type: ignore[no-any-return]
+    if fault.delay_ms:
+        await asyncio.sleep(fault.delay_ms / 1000)
+    if fault.drop:
+        drop(request)
+    if fault.status is not None:
+        return _respond(fault, target)
+    if fault.close_code is not None and target == "ws_connect":
+        return await _close_socket(request, fault)
+    return await handler(request)  # type: ignore[no-any-return]
 
 
 # -- routes -----------------------------------------------------------------------------------

@@ -692,7 +692,7 @@ async def _request_body(request: web.Request) -> bytes:
     return data[:BODY_LIMIT] if len(data) > BODY_LIMIT else data
 
 
-def _is_upgrade(request: web.Request) -> bool:
+def is_upgrade(request: web.Request) -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
@@ -707,51 +707,43 @@ _perf = time.perf_counter
 UPGRADE = web.RequestKey("mockle.journal.upgrade", tuple[Entry, float])
 
 
-def middleware(journal: Journal) -> Any:
-    """Record every LiveEngage request (not the control API's) with its answer and how long
-    mockle took (``ms``).
+async def answered(
+    journal: Journal, request: web.Request, target: str, resp: web.StreamResponse, start: float
+) -> None:
+    """Record (and log) a LiveEngage request with its answer and how long mockle took (``ms``,
+    from ``start``, a ``perf_counter`` reading). The gateway calls it for every request but the
+    control API's, so it stays lean: references instead of copies, the log line built only when
+    its logger is on.
 
     The path is the request target as the client sent it (``raw_path``: still percent-encoded,
-    with its query string). This wraps every request, so it stays lean: no closures, no URL
-    objects, references instead of copies."""
+    with its query string)."""
+    ms = (_perf() - start) * 1000
+    body = await _request_body(request)
+    status = resp.status
+    entry = _record(journal, request, target, body, status, _response_body(resp), ms, None, False)
+    level = INFO
+    if status >= 400 and (hint := resp.headers.get(HINT_HEADER)) is not None:
+        entry.hint = hint  # the refusal's explanation: in the journal and in the log line,
+        level = WARNING  # which is then a warning (it shows at --log-level warning too)
+    if REQUESTS.isEnabledFor(level):
+        reply = resp.reply if type(resp) is RestResponse else None
+        logs.emit(REQUESTS, level, LogLine(entry, reply))
 
-    @web.middleware
-    async def journal_requests(request: web.Request, handler: Any) -> web.StreamResponse:
-        target = target_of(request)
-        if target is None:
-            if CONTROL.isEnabledFor(DEBUG):
-                return await _log_control(journal, request, handler)
-            return await handler(request)  # type: ignore[no-any-return]
-        if target == "ws_connect" and _is_upgrade(request):
-            return await _journal_upgrade(journal, request, handler)
-        start = _perf()
-        try:
-            resp: web.StreamResponse = await handler(request)
-        except Dropped:
-            ms = (_perf() - start) * 1000
-            body = await _request_body(request)
-            _record(journal, request, target, body, None, None, ms, "dropped by a fault")
-            raise
-        except web.HTTPException as exc:  # 404/405 for unknown routes: still what was sent
-            ms = (_perf() - start) * 1000
-            body = await _request_body(request)
-            _record(journal, request, target, body, exc.status, None, ms, exc.reason)
-            raise
-        ms = (_perf() - start) * 1000
-        body = await _request_body(request)
-        entry = _record(
-            journal, request, target, body, resp.status, _response_body(resp), ms, None, False
-        )
-        level = INFO
-        if resp.status >= 400 and (hint := resp.headers.get(HINT_HEADER)) is not None:
-            entry.hint = hint  # the refusal's explanation: in the journal and in the log line,
-            level = WARNING  # which is then a warning (it shows at --log-level warning too)
-        if REQUESTS.isEnabledFor(level):
-            reply = resp.reply if type(resp) is RestResponse else None
-            logs.emit(REQUESTS, level, LogLine(entry, reply))
-        return resp
 
-    return journal_requests
+async def unanswered(
+    journal: Journal,
+    request: web.Request,
+    target: str,
+    start: float,
+    status: int | None,
+    error: str,
+) -> None:
+    """Record a request that got no answer of its own: dropped by a fault (``status`` None), or
+    refused by aiohttp (an HTTP exception: 404/405 for unknown routes, 413): still what was
+    sent."""
+    ms = (_perf() - start) * 1000
+    body = await _request_body(request)
+    _record(journal, request, target, body, status, None, ms, error)
 
 
 LOGIN_SECRETS = ("password", "secret", "accessTokenSecret", "assertion")
@@ -769,7 +761,7 @@ def mask_login_secrets(body: bytes | None) -> bytes | None:
     return orjson.dumps({k: "***" if k in LOGIN_SECRETS else v for k, v in doc.items()})
 
 
-async def _log_control(journal: Journal, request: web.Request, handler: Any) -> web.StreamResponse:
+async def control_call(journal: Journal, request: web.Request, handler: Any) -> web.StreamResponse:
     """A control API call as a ``mockle.control`` debug line (never a journal entry)."""
     start = _perf()
     status: int | None = None
@@ -818,9 +810,7 @@ def _record(
     )
 
 
-async def _journal_upgrade(
-    journal: Journal, request: web.Request, handler: Any
-) -> web.StreamResponse:
+async def upgrade(journal: Journal, request: web.Request, handler: Any) -> web.StreamResponse:
     """A WebSocket upgrade is recorded as 101 at once (the handler returns only when the socket
     ends); a refusal (a fault's status, a bad version, no such route) replaces it. Its log
     line waits for the outcome: the socket route calls :func:`upgraded` once the 101 is out; a

@@ -231,7 +231,7 @@ async def test_disabled_logging_builds_no_line(
         raise AssertionError("a log line was built while logging is off")
 
     monkeypatch.setattr(journal, "LogLine", forbidden)
-    monkeypatch.setattr(journal, "_log_control", forbidden)
+    monkeypatch.setattr(journal, "control_call", forbidden)
     out = configure(level="warning")
     who = await consumer(client)
     conv = await open_conversation(client, who)
