@@ -81,6 +81,8 @@ class SimulatedAgent(Listener):
         return ECHO_RULE if self.mode == "echo" else None
 
     def on_event(self, conv: Conversation, dialog: Dialog, ev: StoredEvent, fx: Effects) -> None:
+        if self.script is None and self.mode != "echo":  # manual: nothing to answer, ever
+            return
         if ev.role != CONSUMER or ev.event_type not in CONTENT_EVENTS or not conv.is_open:
             return
         if dialog.dialog_type != "MAIN":  # e.g. a post-conversation survey: not the agent's

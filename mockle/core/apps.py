@@ -85,6 +85,10 @@ class AppRegistry:
     def get(self, account: str, client_id: str) -> App | None:
         return self._apps.get(account, {}).get(client_id)
 
+    def has_account(self, account: str) -> bool:
+        """Whether ``account`` has any installed app."""
+        return bool(self._apps.get(account))
+
     def of_account(self, account: str) -> list[App]:
         return list(self._apps.get(account, {}).values())
 

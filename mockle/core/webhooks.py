@@ -108,10 +108,12 @@ class Webhooks(Listener):
         self.algorithm = algorithm
 
     def on_conversation(self, conv: Conversation, fx: Effects) -> None:
-        self._emit(conv, CONVERSATION_TYPE, lambda: conversation_body(conv), fx)
+        if self.engine.apps.has_account(conv.account):
+            self._emit(conv, CONVERSATION_TYPE, lambda: conversation_body(conv), fx)
 
     def on_event(self, conv: Conversation, dialog: Dialog, ev: StoredEvent, fx: Effects) -> None:
-        if ev.audience != "ALL":
+        # the hot path: an account without apps (the usual load test) costs one lookup
+        if ev.audience != "ALL" or not self.engine.apps.has_account(conv.account):
             return
         self._emit(conv, event_key(ev.event_type), lambda: event_body(ev), fx)
 
