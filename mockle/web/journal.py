@@ -718,7 +718,12 @@ async def answered(
     The path is the request target as the client sent it (``raw_path``: still percent-encoded,
     with its query string)."""
     ms = (_perf() - start) * 1000
-    body = await _request_body(request)
+    if type(resp) is RestResponse:  # SEND, CONVERSATION: the body the handler read
+        body: bytes = resp.request_body
+        if len(body) > BODY_LIMIT:
+            body = body[:BODY_LIMIT]
+    else:
+        body = await _request_body(request)
     status = resp.status
     entry = _record(journal, request, target, body, status, _response_body(resp), ms, None, False)
     level = INFO

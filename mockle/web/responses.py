@@ -34,12 +34,13 @@ def with_hint(headers: dict[str, str], hint: str | None) -> dict[str, str]:
 
 
 class RestResponse(web.Response):
-    """A Connector API answer that keeps the core's reply: the journal's log line reads the
-    request the core parsed from it, instead of parsing the body again."""
+    """A Connector API answer that keeps the core's reply and the request's body: the journal
+    records the body the handler read and its log line reads the request the core parsed,
+    instead of reading and parsing them again."""
 
-    __slots__ = ("reply",)
+    __slots__ = ("reply", "request_body")
 
-    def __init__(self, reply: RestReply) -> None:
+    def __init__(self, reply: RestReply, request_body: bytes) -> None:
         super().__init__(
             body=orjson.dumps(reply.body),
             status=reply.status,
@@ -48,6 +49,7 @@ class RestResponse(web.Response):
             charset="utf-8",
         )
         self.reply = reply
+        self.request_body = request_body  # what the client sent, read once (for the journal)
 
 
 def json_response(

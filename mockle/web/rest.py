@@ -96,7 +96,7 @@ async def conversation(request: web.Request) -> web.Response:
         return call
     reply, fx = connector.conversation(runtime.engine, call)
     runtime.hub.dispatch(fx)
-    return _answer(reply)
+    return _answer(reply, call.body)
 
 
 async def send(request: web.Request) -> web.Response:
@@ -106,12 +106,13 @@ async def send(request: web.Request) -> web.Response:
         return call
     reply, fx = connector.send(runtime.engine, call, max_chars=runtime.settings.send_max_chars)
     runtime.hub.dispatch(fx)
-    return _answer(reply)
+    return _answer(reply, call.body)
 
 
-def _answer(reply: RestReply) -> web.Response:
-    """The Connector API's answer; it keeps the core's reply for the journal's log line."""
-    return RestResponse(reply)
+def _answer(reply: RestReply, body: bytes) -> web.Response:
+    """The Connector API's answer; it keeps the core's reply and the request body for the
+    journal."""
+    return RestResponse(reply, body)
 
 
 CONTENT_TYPES = {"PNG": "image/png", "JPG": "image/jpeg", "JPEG": "image/jpeg", "GIF": "image/gif"}
