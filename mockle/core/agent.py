@@ -89,7 +89,7 @@ class SimulatedAgent(Listener):
             return
         if not self._answers(conv):
             return
-        text = text_of(ev.change["event"])
+        text = text_of(ev.event)
         rule = self.rule_for(text)
         if rule is None:
             return
@@ -132,7 +132,7 @@ class SimulatedAgent(Listener):
                 steps.append(
                     partial(self._publish, {"type": "ChatStateEvent", "chatState": "ACTIVE"})
                 )
-            steps.append(partial(self._publish, _reply_event(reply, text, ev.change["event"])))
+            steps.append(partial(self._publish, _reply_event(reply, text, ev.event)))
         if rule.transfer is not None:
             steps.append(partial(self._transfer, rule.transfer))
         if rule.close:

@@ -16,7 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any
 
 from mockle.core import errors, render
@@ -37,6 +37,7 @@ from mockle.core.model import (
     Consumer,
     Conversation,
     Dialog,
+    EventWindow,
     Participant,
     StoredEvent,
 )
@@ -248,7 +249,7 @@ class Engine:
         me = Participant(consumer.consumer_id, CONSUMER)
         conv.participants.append(me)
         window = self.config.max_events_per_conversation
-        conv.timeline = deque(maxlen=window)
+        conv.timeline = EventWindow(window)
         conv.dialogs.append(
             Dialog(
                 conv_id,
@@ -256,7 +257,7 @@ class Engine:
                 now,
                 now,
                 participants=[Participant(me.id, CONSUMER)],
-                events=deque(maxlen=window),
+                events=EventWindow(window),
             )
         )
         acc = self.account(consumer.account)
@@ -328,12 +329,12 @@ class Engine:
             metadata=metadata,
             audience=audience,
         )
-        ev = StoredEvent(
+        ev = StoredEvent.make(
             seq, originator, role, event_type, now, change, conv.conv_id, dialog.dialog_id, audience
         )
         if seq is not None:
-            dialog.add(ev)
-        conv.record(ev)
+            dialog.add(ev.record)
+        conv.record(ev.record)
         for listener in self.listeners:
             listener.on_event(conv, dialog, ev, fx)
         return ev

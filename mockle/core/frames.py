@@ -2,16 +2,21 @@
 
 Every ``resp`` mockle writes on a WebSocket (an answer, an error, an injected fault) comes from
 :func:`resp` or :func:`error_resp`; every messaging notification from :func:`messaging` or
-:func:`online_event`. The type of an error ``resp`` is the type the operation's answer has in
-the caller's dialect, so a client's response matching keeps working on errors too.
+:func:`online_event`, which embed each stored event's change item as the JSON bytes it was
+stored as (``orjson.Fragment``): a notification never rebuilds the item's dicts. The type of
+an error ``resp`` is the type the operation's answer has in the caller's dialect, so a client's
+response matching keeps working on errors too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from mockle.core import dialects, render
 from mockle.core.dialects import Dialect
+from mockle.core.model import StoredEvent
 
 
 def resp(req_id: str, code: int, body: Any, type_name: str) -> dict[str, Any]:
@@ -40,27 +45,48 @@ def error_resp(
     return resp(req_id, code, body, error_type(type_name, fallback))
 
 
-def with_key(change: dict[str, Any], key: str) -> dict[str, Any]:
-    """A copy of a shared change item that also carries its originator under ``key``
-    (``originatorPId`` / ``originatorPid``); the stored item is never mutated."""
-    out = dict(change)
-    out[key] = change["originatorId"]
-    return out
+_ORIGINATOR_ID = b'"originatorId":'
 
 
-def messaging(changes: list[dict[str, Any]], dialect: Dialect) -> dict[str, Any]:
-    """A ``ms.MessagingEventNotification`` (``.ams`` dialect: with ``originatorPid``)."""
+def with_key(data: bytes, key: str, value: str) -> bytes:
+    """A stored change item's JSON with one more string member at its end (``originatorPId`` /
+    ``originatorPid``): the bytes a copy of the item with ``key`` added serialises to."""
+    return b"".join((data[:-1], b",", orjson.dumps(key), b":", orjson.dumps(value), b"}"))
+
+
+def with_originator(data: bytes, old: str, new: str) -> bytes:
+    """A stored change item's JSON with ``originatorId`` ``old`` replaced by ``new`` in its place
+    (the item's first string member: only ``sequence``, a number, comes before it)."""
+    start = data.index(_ORIGINATOR_ID) + len(_ORIGINATOR_ID)
+    end = start + len(orjson.dumps(old))
+    return b"".join((data[:start], orjson.dumps(new), data[end:]))
+
+
+def messaging(events: list[StoredEvent], dialect: Dialect) -> dict[str, Any]:
+    """A ``ms.MessagingEventNotification`` of stored events, their change items embedded as
+    stored (``.ams`` dialect: with ``originatorPid``)."""
     if dialect is Dialect.AMS:
-        changes = [with_key(c, "originatorPid") for c in changes]
+        changes = [
+            orjson.Fragment(with_key(ev.data, "originatorPid", ev.originator_id)) for ev in events
+        ]
+    else:
+        changes = [ev.json() for ev in events]
     return render.notification(dialects.MESSAGING_NOTIFICATION[dialect], changes)
 
 
-def online_event(change: dict[str, Any], legacy_id: str | None = None) -> dict[str, Any]:
+def online_body(ev: StoredEvent, legacy_id: str | None = None) -> orjson.Fragment:
+    """The body of a v2 ``.ams.ms.OnlineEventDistribution``: the change item with
+    ``originatorPId``; ``originatorId`` in the legacy form when ``legacy_id`` is given."""
+    data, pid = ev.data, ev.originator_id
+    if legacy_id is not None:
+        data = with_originator(data, pid, legacy_id)
+    return orjson.Fragment(with_key(data, "originatorPId", pid))
+
+
+def online_event(ev: StoredEvent, legacy_id: str | None = None) -> dict[str, Any]:
     """The v2 single-event form ``.ams.ms.OnlineEventDistribution``: the body is the change
     itself, with ``originatorPId`` (protocol.md §6.3). Agents see an agent's own events with
     ``originatorId`` in the legacy ``<account>.<userId>`` form (``legacy_id``), as the agent
     SDK expects (agent-sdk.md §7)."""
-    body = with_key(change, "originatorPId")
-    if legacy_id is not None:
-        body["originatorId"] = legacy_id
+    body = online_body(ev, legacy_id)
     return {"kind": "notification", "type": dialects.ONLINE_EVENT_DISTRIBUTION, "body": body}

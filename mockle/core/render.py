@@ -151,8 +151,9 @@ def conversation_change(conv: Conversation, change_type: str = "UPSERT") -> dict
 
 
 def notification(
-    type_name: str, changes: list[dict[str, Any]], subscription_id: str | None = None
+    type_name: str, changes: list[Any], subscription_id: str | None = None
 ) -> dict[str, Any]:
+    """A notification frame; ``changes`` are dicts, or stored change items as JSON fragments."""
     body: dict[str, Any] = {}
     if subscription_id is not None:
         body["subscriptionId"] = subscription_id

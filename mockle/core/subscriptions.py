@@ -129,14 +129,13 @@ class Subscriptions(Listener):
             for ev in history:
                 fx.frames.append((session.id, self._online(session, ev)))
         else:
-            changes = [ev.change for ev in history]
-            fx.frames.append((session.id, frames.messaging(changes, dialect)))
+            fx.frames.append((session.id, frames.messaging(history, dialect)))
 
-    def history(self, session: Session, dialog: Dialog, from_seq: int) -> list[dict[str, Any]]:
+    def history(self, session: Session, dialog: Dialog, from_seq: int) -> list[Any]:
         """``QueryMessages``: the dialog's events from ``from_seq`` as OnlineEventDistribution
-        bodies (``originatorPId``; agents by legacy id on agent sockets)."""
+        bodies (``originatorPId``; agents by legacy id on agent sockets), as JSON fragments."""
         return [
-            self._online(session, ev)["body"]
+            frames.online_body(ev, self._legacy_originator(session, ev))
             for ev in dialog.events_from(from_seq)
             if self.sees(session, ev)
         ]
@@ -147,8 +146,7 @@ class Subscriptions(Listener):
         return ev.audience == "ALL" or session.is_agent
 
     def _online(self, session: Session, ev: StoredEvent) -> dict[str, Any]:
-        legacy = self._legacy_originator(session, ev)
-        return frames.online_event(ev.change, legacy)
+        return frames.online_event(ev, self._legacy_originator(session, ev))
 
     def _legacy_originator(self, session: Session, ev: StoredEvent) -> str | None:
         if not session.is_agent or ev.role == CONSUMER:
@@ -181,7 +179,7 @@ class Subscriptions(Listener):
                 if sub.single:
                     out = self._online(session, ev)
                 else:
-                    out = frames.messaging([ev.change], sub.dialect)
+                    out = frames.messaging([ev], sub.dialect)
                 shared[key] = out
             fx.frames.append((session.id, out))
 

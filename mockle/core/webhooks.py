@@ -93,7 +93,7 @@ def conversation_body(conv: Conversation) -> bytes:
 
 
 def event_body(ev: StoredEvent) -> bytes:
-    return encode(render.notification(MESSAGING_TYPE, [ev.change]))
+    return encode(render.notification(MESSAGING_TYPE, [ev.json()]))
 
 
 def event_key(event_type: str) -> str:

@@ -175,7 +175,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     except errors.MockleError as exc:
         return error_of(exc)
     doc = conversation_json(runtime.engine, conv)
-    doc["events"] = [ev.change for ev in conv.timeline]
+    doc["events"] = [ev.json() for ev in conv.timeline]
     return json_response(doc)
 
 

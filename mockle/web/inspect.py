@@ -92,7 +92,7 @@ def _snapshot(conv: Conversation, after: int, version: int) -> dict[str, Any]:
         "participants": [{"id": p.id, "role": p.role} for p in conv.participants],
         "version": version,
         "next": conv.timeline_total,
-        "events": [ev.change for ev in conv.timeline_from(after)],
+        "events": [ev.json() for ev in conv.timeline_from(after)],
     }
 
 

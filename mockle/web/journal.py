@@ -91,8 +91,8 @@ class Entry:
         found: set[str] = set()
         if self.conversation_id is not None:
             found.add(self.conversation_id)
-        _collect_conversations(self.body_value(), found, 0)
-        _collect_conversations(self.response_value(), found, 0)
+        _collect_conversations(_plain(self.body_value()), found, 0)
+        _collect_conversations(_plain(self.response_value()), found, 0)
         return found
 
     def as_json(self) -> dict[str, Any]:
@@ -141,6 +141,14 @@ def _value(raw: Any) -> Any:
             text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
             return text
     return raw
+
+
+def _plain(value: Any) -> Any:
+    """A frame as plain JSON values: an outgoing frame embeds stored change items as
+    ``orjson.Fragment`` (pre-serialised bytes), which only serialising looks into."""
+    if isinstance(value, dict | list):
+        return orjson.loads(orjson.dumps(value))
+    return value
 
 
 def _shown(raw: Any) -> Any:

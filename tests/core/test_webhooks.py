@@ -128,7 +128,7 @@ def test_a_rendered_chat_state_is_byte_exact_with_the_signed_fixture() -> None:
         conversation_id=conv,
         dialog_id=conv,
     )
-    ev = StoredEvent(None, consumer, "CONSUMER", "ChatStateEvent", 1, item, conv, conv)
+    ev = StoredEvent.make(None, consumer, "CONSUMER", "ChatStateEvent", 1, item, conv, conv)
     raw = event_body(ev)
     assert raw == PAUSE_BODY
     assert sign(raw, SECRET) == PAUSE_SIGNATURE
