@@ -33,9 +33,11 @@ from mockle.web.runtime import RUNTIME, Runtime
 def tune_gc() -> None:
     """Garbage-collector settings for a process that is only a mockle server (``mockle serve``).
 
-    mockle keeps every conversation's events, so the heap of long-lived objects grows with use
-    and each full collection scans all of it: measured on SEND, the default settings cost about
-    15 us per request and ~100 ms p99 pauses. Freezing what exists at start-up (modules,
+    mockle keeps conversations (up to ``--max-closed-conversations`` closed ones) and the journal,
+    so the heap of long-lived objects grows with use and each full collection scans all of it:
+    measured on SEND, the default settings cost about 15 us per request and ~100 ms p99 pauses.
+    (Stored events are not part of that heap: each is kept as an untracked tuple and bytes, see
+    :data:`mockle.core.model.Record`.) Freezing what exists at start-up (modules,
     schemas, validators) takes it out of every collection, and a higher gen2 threshold makes
     full collections rare; cyclic garbage is still collected. Not used by the in-process
     fixture: a library must not retune its host process.
