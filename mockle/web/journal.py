@@ -575,6 +575,8 @@ def _frame(frame: Any, status: int | None) -> Read:
     if kind == "notification":
         changes = body.get("changes") if type(body) is dict else None
         first = changes[0] if type(changes) is list and changes else body
+        if type(first) is orjson.Fragment:  # a stored change item, pre-serialised
+            first = orjson.loads(orjson.dumps(first))
         if type(first) is not dict:
             return typ, None, None, status, None
         event = first.get("event")

@@ -1,6 +1,6 @@
 """Answers the web layer builds from stored events' bytes: the control API's conversation and
-events routes, byte for byte what serialising the change dicts gave, and the journal, which
-still finds a notification by its conversation although the frame embeds pre-serialised JSON."""
+events routes, byte for byte what serialising the change dicts gave, and the journal (its
+filters and log lines), which still read a notification although it embeds pre-serialised JSON."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mockle.core import frames
+from mockle.core.dialects import Dialect
 from mockle.core.effects import Effects, Listener
 from mockle.core.model import Conversation, Dialog, StoredEvent
 from mockle.settings import Settings
+from mockle.web import journal
 from mockle.web.app import create_app
 from mockle.web.runtime import RUNTIME
 
@@ -101,3 +104,22 @@ async def test_the_journal_finds_a_notification_by_its_conversation(client: Test
     changes = [c for e in found for c in e["body"]["body"]["changes"]]
     assert [c["event"]["message"] for c in changes] == ["journaled"]
     assert changes[0]["conversationId"] == conv
+
+
+def test_log_lines_read_notifications_that_embed_stored_bytes() -> None:
+    change = {
+        "sequence": 0,
+        "originatorId": "me",
+        "event": {"type": "ContentEvent", "message": "hi"},
+        "conversationId": "c1",
+        "dialogId": "c1",
+    }
+    ev = StoredEvent.make(0, "me", "CONSUMER", "ContentEvent", 1, change, "c1", "c1")
+    for frame in (
+        frames.messaging([ev], Dialect.SHORT),
+        frames.messaging([ev], Dialect.AMS),
+        frames.online_event(ev, "acc.1"),
+    ):
+        plain = orjson.loads(orjson.dumps(frame))
+        assert journal._frame(frame, None) == journal._frame(plain, None)
+        assert journal._frame(frame, None)[1:] == ("ContentEvent", None, None, "c1")
