@@ -4,6 +4,12 @@ per SEND as the store grows, with the collector on as ``mockle serve`` runs it (
     python benchmarks/stored_events.py --sends 200000             # through the core
     python benchmarks/stored_events.py --sends 200000 --via http  # through the aiohttp app
 
+Instructions per SEND over a growing store (valgrind; the difference of two runs, as in
+``instructions.py``; ``--key`` keeps RSA key generation out of the count):
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python benchmarks/stored_events.py --sends 20000 --every 20000 --key key.pem
+
 ``--via core`` calls ``connector.send`` (parse, validation, tokens, engine, every listener) on a
 World; ``--via http`` feeds whole HTTP requests to the app's protocol over an in-memory
 transport, as ``instructions.py`` does (journal and fault middlewares included). Consumers
@@ -218,7 +224,17 @@ def main() -> None:
     parser.add_argument("--consumers", type=int, default=50)
     parser.add_argument("--window", type=int, default=10_000, help="events kept per conversation")
     parser.add_argument("--via", choices=("core", "http"), default="core")
+    parser.add_argument(
+        "--key",
+        type=Path,
+        help="an RSA key (PEM) to sign with: no key generation, whose cost "
+        "varies from run to run (for instruction counts under valgrind)",
+    )
     args = parser.parse_args()
+    if args.key is not None:
+        from mockle.core import tokens
+
+        tokens._DEFAULT_KEY = tokens.load_key(args.key.read_bytes())
     (run_core if args.via == "core" else run_http)(args)
 
 
