@@ -285,15 +285,19 @@ class Journal(Listener):
     def ws_frames(self, direction: str, frames: Sequence[Any], session: Session) -> None:
         """Frames of one socket in one go (a ``resp`` and the notifications it caused): the
         entries :meth:`ws_frame` would record one by one, in order, with the session's fields
-        read once -- the socket's hot path records references, nothing is copied."""
+        read once -- the socket's hot path records references, nothing is copied. Each entry
+        is logged as :meth:`record` logs it."""
         account, sid = session.account, session.id
         consumer_id, agent_id = session.consumer_id, session.agent_id
-        now, ids, append = self._now(), self._ids, self.entries.append
+        now, ids, append = self.now_ms(), self._ids, self.entries.append
+        logged = REQUESTS.isEnabledFor(INFO)
         for frame in frames:
             entry = Entry(next(ids), now, "ws", account, None, None, None, frame, None, None)
             entry.direction, entry.session = direction, sid
             entry.consumer_id, entry.agent_id = consumer_id, agent_id
             append(entry)
+            if logged:
+                logs.emit(REQUESTS, INFO, LogLine(entry))
         if self._waiters:
             self._wake()
 

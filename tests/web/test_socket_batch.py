@@ -5,6 +5,7 @@ entries in the same order."""
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Any
 
 import pytest
@@ -24,7 +25,10 @@ def _render(journal: Journal) -> list[dict[str, Any]]:
     return [e.as_json() for e in journal.entries]
 
 
-def test_ws_frames_records_what_ws_frame_records_one_by_one() -> None:
+def test_ws_frames_records_what_ws_frame_records_one_by_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "mockle.requests")
     ticks = itertools.count(1000)
     one, batch = Journal(100, lambda: next(ticks)), Journal(100, lambda: 1000)
     session = Session("ums-1", ACC)
@@ -33,13 +37,16 @@ def test_ws_frames_records_what_ws_frame_records_one_by_one() -> None:
         {"kind": "notification", "type": "ms.MessagingEventNotification", "body": {"c": [1]}},
     ]
     one.ws_frame("in", '{"kind":"req","id":"1"}', session)
-    one._now = lambda: 1001
+    one.now_ms = lambda: 1001
     for frame in frames:
         one.ws_frame("out", frame, session)
+    one_lines = [r.getMessage() for r in caplog.records]
+    caplog.clear()
     batch.ws_frames("in", ['{"kind":"req","id":"1"}'], session)
-    batch._now = lambda: 1001
+    batch.now_ms = lambda: 1001
     batch.ws_frames("out", frames, session)
     assert _render(one) == _render(batch)
+    assert len(one_lines) == 3 and [r.getMessage() for r in caplog.records] == one_lines
     assert [e.body for e in batch.entries][1:] == frames  # references, not copies
     assert all(a is b for a, b in zip([e.body for e in batch.entries][1:], frames, strict=True))
 
