@@ -8,6 +8,7 @@ connection. With no fault registered the check costs one truth test.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -41,10 +42,11 @@ class SocketHooks:
         if j is not None:
             j.ws_frame("in", text, self.session)
 
-    def outbound(self, frame: dict[str, Any]) -> None:
+    def outbound(self, frames: Sequence[dict[str, Any]]) -> None:
+        """Frames queued for the client, in order (one journal call per batch)."""
         j = self.journal
         if j is not None:
-            j.ws_frame("out", frame, self.session)
+            j.ws_frames("out", frames, self.session)
 
     @property
     def armed(self) -> bool:

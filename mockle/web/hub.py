@@ -1,6 +1,7 @@
 """The hub: the only way out of mockle. It carries out the :class:`Effects` of engine calls.
 
-* frames go to the send queue of their WebSocket session (one writer per socket keeps order);
+* frames go to the send queue of their WebSocket session (one writer per socket keeps order),
+  consecutive frames for one session in one hand-off;
 * webhook jobs go to the webhook sink (the delivery worker);
 * ``later`` actions run on the event loop after their delay, and their own effects come back here;
 * closes go to their session.
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Protocol
 
 from mockle.core.effects import Effects, Later
@@ -18,9 +21,11 @@ from mockle.core.errors import MockleError
 
 log = logging.getLogger("mockle.hub")
 
+_session_of = itemgetter(0)
+
 
 class Session(Protocol):
-    def send_frame(self, frame: dict[str, Any]) -> None: ...
+    def send_frames(self, frames: list[dict[str, Any]]) -> None: ...
 
     def close(self, code: int, reason: str) -> None: ...
 
@@ -39,10 +44,13 @@ class Hub:
 
     def dispatch(self, fx: Effects) -> None:
         sessions = self.sessions
-        for session_id, frame in fx.frames:
+        # consecutive frames for one session go in one hand-off (a ``resp`` and the
+        # notification it caused: one journal call, one writer wake-up); the order of the
+        # frames, across sessions too, is the order of fx.frames
+        for session_id, run in groupby(fx.frames, _session_of):
             s = sessions.get(session_id)
             if s is not None:
-                s.send_frame(frame)
+                s.send_frames([frame for _, frame in run])
         if fx.webhooks and self.webhook_sink is not None:
             self.webhook_sink(fx.webhooks)
         for later in fx.later:

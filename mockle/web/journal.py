@@ -25,7 +25,7 @@ import itertools
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,15 +288,26 @@ class Journal(Listener):
 
     def ws_frame(self, direction: str, frame: Any, session: Session) -> None:
         """A WebSocket frame: ``in`` (the text the client sent) or ``out`` (a frame dict)."""
-        self.record(
-            "ws",
-            session.account,
-            body=frame,
-            direction=direction,
-            session=session.id,
-            consumer_id=session.consumer_id,
-            agent_id=session.agent_id,
-        )
+        self.ws_frames(direction, (frame,), session)
+
+    def ws_frames(self, direction: str, frames: Sequence[Any], session: Session) -> None:
+        """Frames of one socket in one go (a ``resp`` and the notifications it caused): the
+        entries :meth:`ws_frame` would record one by one, in order, with the session's fields
+        read once -- the socket's hot path records references, nothing is copied. Each entry
+        is logged as :meth:`record` logs it."""
+        account, sid = session.account, session.id
+        consumer_id, agent_id = session.consumer_id, session.agent_id
+        now, ids, append = self.now_ms(), self._ids, self.entries.append
+        logged = REQUESTS.isEnabledFor(INFO)
+        for frame in frames:
+            entry = Entry(next(ids), now, "ws", account, None, None, None, frame, None, None)
+            entry.direction, entry.session = direction, sid
+            entry.consumer_id, entry.agent_id = consumer_id, agent_id
+            append(entry)
+            if logged:
+                logs.emit(REQUESTS, INFO, LogLine(entry))
+        if self._waiters:
+            self._wake()
 
     def close(self) -> None:
         """Shutdown: every waiting long-poll answers now with what there is."""

@@ -1,7 +1,8 @@
 """One UMS WebSocket on the aiohttp side, for both roles: the hub's session object.
 
 Per socket: one reader loop, one writer task fed by a queue (frames keep their order, a close
-waits for the frames queued before it), and three timers -- idle (reset by any frame, pings
+waits for the frames queued before it; a batch -- a ``resp`` and the notifications it caused --
+is one hand-off and one writer wake-up), and three timers -- idle (reset by any frame, pings
 included), the InitConnection window (consumer sockets without a token), and the credential's
 expiry. The protocol itself is the core's (:class:`mockle.core.ums.Ums`); this module only
 moves frames and keeps time.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +81,8 @@ class UmsSocket:
         self.hooks = hooks  # journal and ws_request faults
         self.clock = clock
         self.finished = asyncio.Event()
-        self._queue: asyncio.Queue[dict[str, Any] | _Close | None] = asyncio.Queue()
+        self._queue: deque[dict[str, Any] | _Close | None] = deque()
+        self._wake: asyncio.Future[None] | None = None  # the idle writer waits on it
         self._closing = False
         self._loop = asyncio.get_running_loop()
         self._last = self._loop.time()
@@ -94,39 +98,58 @@ class UmsSocket:
     # -- the hub's session interface ------------------------------------------------------------
 
     def send_frame(self, frame: dict[str, Any]) -> None:
+        self.send_frames((frame,))
+
+    def send_frames(self, frames: Sequence[dict[str, Any]]) -> None:
+        """Queue frames in order: journalled together, written after one writer wake-up."""
         if self._closing:
             return
-        if self._queue.qsize() >= MAX_PENDING_FRAMES:
+        queue = self._queue
+        room = MAX_PENDING_FRAMES - len(queue)
+        if len(frames) > room:  # the frames that fit are queued, then the backlog goes
+            if room > 0:
+                self.send_frames(frames[:room])
             self._overflow()
             return
-        self.hooks.outbound(frame)
-        self._queue.put_nowait(frame)
+        self.hooks.outbound(frames)
+        queue.extend(frames)
+        self._notify()
+
+    def _push(self, item: _Close | None) -> None:
+        self._queue.append(item)
+        self._notify()
+
+    def _notify(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            if not wake.done():
+                wake.set_result(None)
 
     def _overflow(self) -> None:
         """The client reads slower than mockle writes: drop the backlog and close (1013)."""
-        log.warning("%s: %d frames unread; closing", self.session.id, self._queue.qsize())
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        log.warning("%s: %d frames unread; closing", self.session.id, len(self._queue))
+        self._queue.clear()
         self._closing = True
         reason = f"the client is {MAX_PENDING_FRAMES} frames behind; reconnect and resubscribe"
-        self._queue.put_nowait(_Close(CloseCode.TRY_AGAIN_LATER, reason, graceful=False))
+        self._push(_Close(CloseCode.TRY_AGAIN_LATER, reason, graceful=False))
 
     def close(self, code: int, reason: str) -> None:
         if not self._closing:
             self._closing = True
-            self._queue.put_nowait(_Close(code, reason))
+            self._push(_Close(code, reason))
 
     def drop(self) -> None:
         """The connection was aborted (a ``drop`` fault): end without a close frame."""
         self._closing = True
-        self._queue.put_nowait(None)
+        self._push(None)
 
     def shutdown(self) -> None:
         """Server shutdown: the close frame (1001) goes after the queued frames; the client's
         answer is awaited (``CLOSE_HANDSHAKE_S`` at most), as for every close mockle asks for."""
         if not self._closing:
             self._closing = True
-            self._queue.put_nowait(_Close(CloseCode.GOING_AWAY, "server shutdown"))
+            self._push(_Close(CloseCode.GOING_AWAY, "server shutdown"))
 
     # -- running ----------------------------------------------------------------------------
 
@@ -155,7 +178,7 @@ class UmsSocket:
                 handle.cancel()
             self._timers.clear()
             self._closing = True
-            self._queue.put_nowait(None)
+            self._push(None)
             await _stop(reader)
             await _stop(writer)
 
@@ -186,18 +209,22 @@ class UmsSocket:
 
     async def _write(self) -> _Close | None:
         """Send queued frames in order; return the close request that ends the queue."""
-        ws = self.ws
+        ws, queue, loop = self.ws, self._queue, self._loop
         while True:
-            item = await self._queue.get()
+            if not queue:
+                self._wake = wake = loop.create_future()
+                await wake
+                continue
+            item = queue.popleft()
             if item is None or isinstance(item, _Close):
                 return item
             try:
-                text = orjson.dumps(item).decode()
+                data = orjson.dumps(item)
             except orjson.JSONEncodeError:  # a bug: never kill the socket for it
                 log.exception("%s: frame not serialisable", self.session.id)
                 continue
             try:
-                await ws.send_str(text)
+                await ws.send_frame(data, WSMsgType.TEXT)  # the JSON's UTF-8 bytes, as is
             except (ConnectionError, RuntimeError):  # the peer is gone
                 return None
 
