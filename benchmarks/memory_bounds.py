@@ -17,8 +17,10 @@ caps are reached that is whatever still grows with the number of conversations.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import re
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -36,6 +38,39 @@ def rss_mib() -> float:
     match = re.search(r"VmRSS:\s+(\d+)", status)
     assert match
     return int(match.group(1)) / 1024
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def heap_mib() -> tuple[float, float, float]:
+    """Python objects alive (pymalloc blocks, counted), and glibc malloc's bytes in use and free
+    but kept (fragmentation), in MiB. RSS minus the first two is what neither accounts for."""
+    blocks = sys.getallocatedblocks()
+    try:
+        info = _Mallinfo2()
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _Mallinfo2
+        info = libc.mallinfo2()
+        used, free = info.uordblks + info.hblkhd, info.fordblks
+    except (OSError, AttributeError):
+        used = free = 0
+    return blocks / 1e6, used / 2**20, free / 2**20
 
 
 def main() -> None:
@@ -66,8 +101,11 @@ def main() -> None:
         tracemalloc.start(4)
     first: tracemalloc.Snapshot | None = None
     start_rss, start = rss_mib(), time.perf_counter()
-    print("conversations  sends      RSS MiB  stored closed  evicted  s")
-    print(f"{0:>13,}  {0:>9,}  {start_rss:7.1f}  {0:>13,}  {0:>7,}  0")
+    print(
+        "conversations  sends      RSS MiB  stored closed  evicted  s"
+        "    Mblocks  malloc used/free MiB"
+    )
+    print(f"{0:>13,}  {0:>9,}  {start_rss:7.1f}  {0:>13,}  {0:>7,}  0  {_heap()}")
     sends = 0
     for n in range(1, args.conversations + 1):
         consumer = consumers[n % len(consumers)]
@@ -84,6 +122,7 @@ def main() -> None:
             print(
                 f"{n:>13,}  {sends:>9,}  {rss_mib():7.1f}  {stats['closedConversations']:>13,}"
                 f"  {stats['evictedConversations']:>7,}  {time.perf_counter() - start:.0f}"
+                f"  {_heap()}"
             )
         if marks and n == marks[0]:
             gc.collect()
@@ -92,6 +131,11 @@ def main() -> None:
             gc.collect()
             grown(first, tracemalloc.take_snapshot(), marks, args.top)
             first = None
+
+
+def _heap() -> str:
+    blocks, used, free = heap_mib()
+    return f"{blocks:9.2f}  {used:7.1f} / {free:.1f}"
 
 
 def grown(
