@@ -63,7 +63,6 @@ def heap_mib() -> tuple[float, float, float]:
     but kept (fragmentation), in MiB. RSS minus the first two is what neither accounts for."""
     blocks = sys.getallocatedblocks()
     try:
-        info = _Mallinfo2()
         libc = ctypes.CDLL("libc.so.6")
         libc.mallinfo2.restype = _Mallinfo2
         info = libc.mallinfo2()

@@ -108,6 +108,7 @@ async function worker() {
 
   for (const s of socks) {
     s.k = 0;
+    s.needle = null; // frames of the set-up may still come in before the first publish
     s.ws.on("message", (data) => {
       if (s.needle === null || data.indexOf(s.needle) < 0) return;
       if (s.notification && data.indexOf('"notification"') < 0) return;
