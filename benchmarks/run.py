@@ -10,7 +10,7 @@ generator does not steal the server's core. HTTP load comes from ``wrk`` (Debian
 light worker processes; ``npm ci`` in benchmarks/ installs it, and this script runs that when
 it is missing), fan-out and idle sockets from ``benchmarks/ws_load.py``. Each mockle figure is
 compared with a bare aiohttp app answering the same route with a constant
-(``benchmarks/bare_app.py``). Every load figure carries the generator's own CPU (``gen_cpu_busy``,
+(``benchmarks/bare_app.py``). Every throughput figure carries the generator's own CPU (``gen_cpu_busy``,
 1.0 = one core, and per request or message), so that a generator at its limit shows.
 """
 
