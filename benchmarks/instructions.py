@@ -2,6 +2,7 @@
 
     python benchmarks/instructions.py                      # mockle, the bare app, the ratio
     python benchmarks/instructions.py --variant no-gateway # mockle without a part, to price it
+    python benchmarks/instructions.py --mode conversation  # per CONVERSATION instead of SEND
 
 Time-based figures on a shared VM swing by +-25 % between identical runs; an instruction count
 repeats to about 0.1 %. Each target is driven in-process: the server's aiohttp protocol is fed
@@ -14,6 +15,11 @@ requests, and the count per request is the difference divided by the difference 
 
 What it does not see: kernel and socket costs (the same for both targets) and time lost to
 cache misses; ``run.py`` measures those, with wrk over loopback.
+
+``--mode conversation`` counts CONVERSATION requests instead (a SetUserProfile +
+ConsumerRequestConversation batch, as ``run.py`` sends): each request is a new consumer, whose
+ConsumerJWS is minted before the count starts (as many in the short series as in the long one,
+so that minting cancels out); the bare app answers its constant. The default (SEND) is unchanged.
 
 Variants (``--variant``, comma-separated): ``no-gateway`` (the one middleware removed: no
 journal, faults, admin check or last resort; see ``mockle/web/gateway.py``), ``no-listeners`` (no webhooks, UMS subscriptions, agent or waiters on the engine),
@@ -93,6 +99,32 @@ class MemoryTransport(asyncio.Transport):
         return False
 
 
+CONV_BODY = json.dumps(
+    [
+        {"kind": "req", "id": "1,", "type": "userprofile.SetUserProfile", "body": {}},
+        {
+            "kind": "req",
+            "id": "2,",
+            "type": "cm.ConsumerRequestConversation",
+            "body": {"brandId": "le-bench"},
+        },
+    ]
+).encode()
+
+
+def _conv_requests(account: str, app_jwt: str, fresh: list[str]) -> list[bytes]:
+    path = f"/api/account/{account}/messaging/consumer/conversation?v=3"
+    out = []
+    for jws in fresh:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAuthorization: {app_jwt}\r\n"
+            f"X-LP-ON-BEHALF: {jws}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(CONV_BODY)}\r\n\r\n"
+        )
+        out.append(head.encode() + CONV_BODY)
+    return out
+
+
 def _requests(account: str, app_jwt: str, consumers: list[dict[str, str]]) -> list[bytes]:
     path = f"/api/account/{account}/messaging/consumer/conversation/send?v=3"
     out = []
@@ -121,7 +153,7 @@ def _without(app: web.Application, name: str) -> None:
     app.middlewares.extend(kept)
 
 
-async def _drive(target: str, variants: set[str], count: int, key: Path) -> None:
+async def _drive(target: str, variants: set[str], count: int, key: Path, mode: str) -> None:
     sys.path.insert(0, str(HERE))
     import harness
 
@@ -133,6 +165,9 @@ async def _drive(target: str, variants: set[str], count: int, key: Path) -> None
     server = MockleServer(Settings(port=0, agent="manual", send_max_chars=0))
     consumers = harness.consumers(server, CONSUMERS)
     app_jwt = server.engine.tokens.mint_app_jwt(harness.ACCOUNT, "bench", 86400)
+    if mode == "conversation":  # LONG new consumers whatever the count: minting cancels out
+        mint = server.engine.tokens.mint_consumer_jws
+        fresh = [mint(harness.ACCOUNT, f"fresh-{i}", 0) for i in range(LONG)]
     if "no-gateway" in variants:
         _without(server.app, "mockle_gateway")
     if "no-listeners" in variants:
@@ -150,6 +185,9 @@ async def _drive(target: str, variants: set[str], count: int, key: Path) -> None
         app.router.add_post(
             "/api/account/{acc}/messaging/consumer/conversation/send", bare_app.send
         )
+        app.router.add_post(
+            "/api/account/{acc}/messaging/consumer/conversation", bare_app.conversation
+        )
         runner = web.AppRunner(app, access_log=None)
     else:
         runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
@@ -161,7 +199,10 @@ async def _drive(target: str, variants: set[str], count: int, key: Path) -> None
     protocol = runner.server()
     transport = MemoryTransport()
     protocol.connection_made(transport)
-    requests = _requests(harness.ACCOUNT, app_jwt, consumers)
+    if mode == "conversation":
+        requests = _conv_requests(harness.ACCOUNT, app_jwt, fresh)
+    else:
+        requests = _requests(harness.ACCOUNT, app_jwt, consumers)
 
     async def one(raw: bytes) -> None:
         transport.out.clear()
@@ -179,7 +220,7 @@ async def _drive(target: str, variants: set[str], count: int, key: Path) -> None
     await runner.cleanup()
 
 
-def _count(target: str, variants: str, count: int, key: Path) -> int:
+def _count(target: str, variants: str, count: int, key: Path, mode: str) -> int:
     cmd = [
         "valgrind",
         "--tool=callgrind",
@@ -192,6 +233,8 @@ def _count(target: str, variants: str, count: int, key: Path) -> int:
         str(key),
         "--variant",
         variants,
+        "--mode",
+        mode,
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
@@ -201,9 +244,9 @@ def _count(target: str, variants: str, count: int, key: Path) -> int:
     return int(m.group(1))
 
 
-def per_request(target: str, variants: str, key: Path) -> int:
-    short = _count(target, variants, SHORT, key)
-    long = _count(target, variants, LONG, key)
+def per_request(target: str, variants: str, key: Path, mode: str = "send") -> int:
+    short = _count(target, variants, SHORT, key, mode)
+    long = _count(target, variants, LONG, key, mode)
     return (long - short) // (LONG - SHORT)
 
 
@@ -225,28 +268,36 @@ def main() -> None:
         "--inner", nargs=3, metavar=("TARGET", "COUNT", "KEY"), help=argparse.SUPPRESS
     )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument(
+        "--mode",
+        choices=("send", "conversation"),
+        default="send",
+        help="the request counted (default send)",
+    )
     args = parser.parse_args()
     variants = {v for v in args.variant.split(",") if v}
     if args.inner:
         target, count, key = args.inner
-        asyncio.run(_drive(target, variants, int(count), Path(key)))
+        asyncio.run(_drive(target, variants, int(count), Path(key), args.mode))
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed (Debian package valgrind)")
     with tempfile.TemporaryDirectory() as tmp:
         key = Path(tmp) / "key.pem"
         _make_key(key)
-        mockle = per_request("mockle", args.variant, key)
-        bare = per_request("bare", "", key)
+        mockle = per_request("mockle", args.variant, key, args.mode)
+        bare = per_request("bare", "", key, args.mode)
     label = f"mockle ({args.variant})" if args.variant else "mockle"
     result = {
         "mockle": mockle,
         "bare": bare,
         "ratio": round(bare / mockle, 3),
         "variant": args.variant,
+        "mode": args.mode,
     }
-    print(f"{label:<30} {mockle:>9,} instructions per SEND")
-    print(f"{'bare aiohttp app':<30} {bare:>9,} instructions per SEND")
+    what = args.mode.upper()
+    print(f"{label:<30} {mockle:>9,} instructions per {what}")
+    print(f"{'bare aiohttp app':<30} {bare:>9,} instructions per {what}")
     print(f"{'ratio bare / mockle':<30} {bare / mockle:>9.2f}")
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")

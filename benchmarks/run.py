@@ -2,11 +2,16 @@
 
     python benchmarks/run.py            # full run (~5 minutes), table + benchmarks/results/latest.json
     python benchmarks/run.py --quick    # a short smoke run
+    python benchmarks/run.py --long     # also the long runs (soak_send, soak_conversations)
 
 The server under test runs on CPU 0 and every load generator on CPU 1 (``taskset``), so the
 generator does not steal the server's core. HTTP load comes from ``wrk`` (Debian package
-``wrk``); WebSocket load from ``benchmarks/ws_load.py``. Each mockle figure is compared with a
-bare aiohttp app answering the same route with a constant (``benchmarks/bare_app.py``).
+``wrk``); WebSocket throughput from ``benchmarks/ws_load.mjs`` (node + the ``ws`` package, in
+light worker processes; ``npm ci`` in benchmarks/ installs it, and this script runs that when
+it is missing), fan-out and idle sockets from ``benchmarks/ws_load.py``. Each mockle figure is
+compared with a bare aiohttp app answering the same route with a constant
+(``benchmarks/bare_app.py``). Every throughput figure carries the generator's own CPU (``gen_cpu_busy``,
+1.0 = one core, and per request or message), so that a generator at its limit shows.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -126,16 +132,36 @@ def lua_list(values: list[Any]) -> str:
 
 
 def wrk(
-    url: str, script: str | None, seconds: float, conns: int = 50, proc: Proc | None = None
-) -> dict[str, float]:
+    url: str,
+    script: str | None,
+    seconds: float,
+    conns: int = 50,
+    proc: Proc | None = None,
+    threads: int = 1,
+) -> dict[str, Any]:
     """wrk against ``url``: with a Lua ``script``, or plain GETs of ``url`` when None."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script or "")
     lua = ["-s", fh.name] if script else []
     duration = f"-d{max(1, round(seconds))}s"
-    cmd = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{conns}", duration, "--latency", *lua, url]
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        "wrk",
+        f"-t{threads}",
+        f"-c{conns}",
+        duration,
+        "--latency",
+        *lua,
+        url,
+    ]
     cpu0 = proc.cpu_s() if proc else 0.0
+    gen0 = children_cpu_s()
+    t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    wall = time.perf_counter() - t0
+    gen = children_cpu_s() - gen0
     cpu = proc.cpu_s() - cpu0 if proc else 0.0
     os.unlink(fh.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -148,11 +174,20 @@ def wrk(
         "p99_ms": lat["99"],
         "requests": total,
         "non_2xx": int(bad.group(1)) if bad else 0,
+        "gen_cpu_busy": gen / wall,
+        "gen_cpu_us_per_req": gen / total * 1e6 if total else 0.0,
+        "wrk_stdout": out if "SOAK" in out else "",
     }
     if proc is not None and total:
         result["server_cpu_us_per_req"] = cpu / total * 1e6
         result["server_cpu_busy"] = cpu / seconds
     return result
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of the finished children of this process (the generators)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _ms(text: str) -> float:
@@ -253,17 +288,54 @@ def ws_load(
     return result
 
 
-def bench_ws(tmp: Path, seconds: float) -> dict[str, Any]:
+def ensure_node_generator() -> None:
+    """``npm ci`` in benchmarks/ when the generator's ``ws`` package is not installed."""
+    if (HERE / "node_modules" / "ws" / "package.json").exists():
+        return
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise SystemExit(
+            "the WebSocket benchmark needs node 18+ and npm (apt-get install nodejs npm)"
+        )
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True
+    )
+
+
+def ws_gen(
+    url: str, mode: str, seconds: float, clients: int, procs: int, proc: Proc, warmup: float = 2
+) -> dict[str, Any]:
+    """ws_load.mjs on the load CPU; the server's CPU is read when its measured window opens
+    and closes."""
+    ensure_node_generator()
+    cmd = ["taskset", "-c", LOAD_CPU, "node", str(HERE / "ws_load.mjs"), mode, url]
+    cmd += [str(seconds), str(clients), "--procs", str(procs), "--warmup", str(warmup)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    marks: dict[str, float] = {}
+    result: dict[str, Any] = {}
+    for line in p.stdout:
+        msg = json.loads(line)
+        if msg.get("event") in ("start", "stop"):
+            marks[msg["event"]] = proc.cpu_s()
+        else:
+            result = msg
+    if p.wait(timeout=seconds + warmup + 120) != 0 or not result.get("messages"):
+        raise RuntimeError(f"ws_load.mjs {mode} failed: {result}")
+    cpu = marks["stop"] - marks["start"]
+    result["server_cpu_us_per_msg"] = cpu / result["messages"] * 1e6
+    result["server_cpu_busy"] = cpu / result["seconds"]
+    return result
+
+
+def bench_ws(tmp: Path, seconds: float, clients: int = 10, procs: int = 2) -> dict[str, Any]:
     server, _ = harness(tmp, "ws")
     try:
-        ws_load(server.url, "mockle", 2)
-        mockle = ws_load(server.url, "mockle", seconds, proc=server)
+        mockle = ws_gen(server.url, "mockle", seconds, clients, procs, server)
     finally:
         server.stop()
     b = bare()
     try:
-        ws_load(b.url, "bare", 2)
-        baseline = ws_load(b.url, "bare", seconds, proc=b)
+        baseline = ws_gen(b.url, "bare", seconds, clients, procs, b)
     finally:
         b.stop()
     cpu_ratio = baseline["server_cpu_us_per_msg"] / mockle["server_cpu_us_per_msg"]
@@ -386,6 +458,192 @@ def bench_journal(tmp: Path, requests: int) -> dict[str, Any]:
         server.stop()
 
 
+# -- long runs ---------------------------------------------------------------------------------
+
+SOAK_CONV_LUA = """
+-- one connection per thread: each thread runs its own consumer through CONVERSATION,
+-- %(sends)s SENDs and a close (cm.UpdateConversationField CLOSE), over and over
+local app = %(app)s
+local tokens = %(tokens)s
+local conv_path = %(conv_path)s
+local send_path = %(send_path)s
+local per_conv = %(sends)s
+local threads = {}
+local counter = 0
+setup = function(thread)
+  counter = counter + 1
+  thread:set("me", counter)
+  table.insert(threads, thread)
+end
+local jws, conv, state, left, k = nil, nil, "open", 0, 0
+sends, convs, closes, errors = 0, 0, 0, 0
+init = function(args)
+  jws = tokens[tonumber(wrk.thread:get("me"))]
+end
+local open_body = '[{"kind":"req","id":"1,","type":"userprofile.SetUserProfile","body":{}},' ..
+  '{"kind":"req","id":"2,","type":"cm.ConsumerRequestConversation","body":{"brandId":"le-bench"}}]'
+request = function()
+  local headers = {["Authorization"] = app, ["X-LP-ON-BEHALF"] = jws,
+    ["Content-Type"] = "application/json"}
+  if state == "open" then
+    return wrk.format("POST", conv_path, headers, open_body)
+  end
+  k = k + 1
+  if state == "send" then
+    return wrk.format("POST", send_path, headers, '{"kind":"req","id":"' .. k ..
+      '","type":"ms.PublishEvent","body":{"dialogId":"' .. conv ..
+      '","event":{"type":"ContentEvent","contentType":"text/plain","message":"soak"}}}')
+  end
+  return wrk.format("POST", send_path, headers, '{"kind":"req","id":"' .. k ..
+    '","type":"cm.UpdateConversationField","body":{"conversationId":"' .. conv ..
+    '","conversationField":{"field":"ConversationStateField","conversationState":"CLOSE"}}}')
+end
+response = function(status, headers, body)
+  if status ~= 200 then
+    errors = errors + 1
+    if state ~= "open" then state = "close" end
+    return
+  end
+  if state == "open" then
+    conv = string.match(body, '"conversationId"%%s*:%%s*"([^"]+)"')
+    if conv then
+      convs = convs + 1
+      state, left = "send", per_conv
+    else
+      errors = errors + 1
+    end
+  elseif state == "send" then
+    sends = sends + 1
+    left = left - 1
+    if left <= 0 then state = "close" end
+  else
+    closes = closes + 1
+    state = "open"
+  end
+end
+done = function(summary, latency, requests)
+  local s, c, x, e = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    s = s + t:get("sends"); c = c + t:get("convs"); x = x + t:get("closes"); e = e + t:get("errors")
+  end
+  io.write(string.format("SOAK sends=%%d convs=%%d closes=%%d errors=%%d\\n", s, c, x, e))
+end
+"""
+
+
+def server_stats(server: Proc) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{server.url}/_mockle/stats", timeout=30) as r:
+        return json.loads(r.read())  # type: ignore[no-any-return]
+
+
+def bench_soak_send(
+    tmp: Path, total: int = 200_000, window: int = 20_000, conversations: int = 10
+) -> dict[str, Any]:
+    """RSS and latency over ``total`` SENDs to ``conversations`` conversations, sampled about
+    every ``window`` SENDs (wrk runs in whole seconds, sized from the rate so far). With 10
+    conversations the 10,000-event window of each is full after 100,000 SENDs, so the second
+    half shows the bounded steady state; ``storedEvents`` says where it is."""
+    server, setup = harness(tmp, "soak-send", consumers=conversations)
+    script = send_script(setup)
+    windows: list[dict[str, Any]] = []
+    done, rate, t0 = 0, 5000.0, time.perf_counter()
+    try:
+        start_rss = server.rss_mib()
+        # the last window may fall short of total by less than half a window
+        while total - done > window // 2 and time.perf_counter() - t0 < 600:
+            secs = max(1, round(window / rate))
+            w = wrk(server.url, script, secs, proc=server)
+            done += int(w["requests"])
+            rate = max(500.0, w["rps"])
+            st = server_stats(server)
+            windows.append(
+                {
+                    "sends": done,
+                    "rss_mib": server.rss_mib(),
+                    "stored_events": st["storedEvents"],
+                    **{k: w[k] for k in ("rps", "p50_ms", "p99_ms", "non_2xx")},
+                    "server_cpu_us_per_req": w.get("server_cpu_us_per_req", 0.0),
+                    "gen_cpu_busy": w["gen_cpu_busy"],
+                }
+            )
+            print(f"    soak_send {windows[-1]}", file=sys.stderr, flush=True)
+    finally:
+        server.stop()
+    return {"conversations": conversations, "start_rss_mib": start_rss, "windows": windows}
+
+
+def bench_soak_conversations(
+    tmp: Path,
+    total: int = 2_000_000,
+    per_conv: int = 10,
+    threads: int = 16,
+    window_s: int = 30,
+    limit_s: float = 720,
+) -> dict[str, Any]:
+    """RSS over ``total`` SENDs spread over new conversations, each opened (CONVERSATION, a
+    SetUserProfile + ConsumerRequestConversation batch), given ``per_conv`` SENDs and closed,
+    over HTTP at mockle's default bounds (--max-closed-conversations 100,000): wrk with one
+    connection per thread, each thread one consumer. Runs in windows of ``window_s`` seconds,
+    each with fresh consumers (a window may stop mid-conversation and leave one open), and
+    samples RSS and ``/_mockle/stats`` after each; stops at ``total`` SENDs or ``limit_s``."""
+    max_windows = int(limit_s // window_s) + 1
+    server, setup = harness(tmp, "soak-conv", fresh=threads * max_windows)
+    conv_path = f"/api/account/{setup['account']}/messaging/consumer/conversation?v=3"
+    send_path = f"{conv_path[: -len('?v=3')]}/send?v=3"
+    windows: list[dict[str, Any]] = []
+    sends = 0
+    t0 = time.perf_counter()
+    try:
+        start_rss = server.rss_mib()
+        for i in range(max_windows):
+            if sends >= total or time.perf_counter() - t0 > limit_s:
+                break
+            tokens = setup["fresh"][i * threads : (i + 1) * threads]
+            script = SOAK_CONV_LUA % {
+                "app": lua_str(setup["app"]),
+                "tokens": lua_list(tokens),
+                "conv_path": lua_str(conv_path),
+                "send_path": lua_str(send_path),
+                "sends": per_conv,
+            }
+            w = wrk(server.url, script, window_s, conns=threads, proc=server, threads=threads)
+            m = re.search(
+                r"SOAK sends=(\d+) convs=(\d+) closes=(\d+) errors=(\d+)", w["wrk_stdout"]
+            )
+            if m is None:
+                raise RuntimeError(f"soak wrk printed no counts: {w['wrk_stdout'][-1000:]}")
+            n_sends, n_convs, n_closes, n_errors = (int(x) for x in m.groups())
+            sends += n_sends
+            st = server_stats(server)
+            windows.append(
+                {
+                    "sends": sends,
+                    "conversations": st["conversations"] + st["evictedConversations"],
+                    "rss_mib": server.rss_mib(),
+                    "closed_kept": st["closedConversations"],
+                    "open": st["openConversations"],
+                    "evicted": st["evictedConversations"],
+                    "stored_events": st["storedEvents"],
+                    "journal": st["journalEntries"],
+                    "errors": n_errors,
+                    "req_per_s": w["rps"],
+                    "p99_ms": w["p99_ms"],
+                    "server_cpu_us_per_req": w.get("server_cpu_us_per_req", 0.0),
+                    "gen_cpu_busy": w["gen_cpu_busy"],
+                    "elapsed_s": time.perf_counter() - t0,
+                }
+            )
+            print(f"    soak_conversations {windows[-1]}", file=sys.stderr, flush=True)
+    finally:
+        server.stop()
+    return {
+        "sends_per_conversation": per_conv,
+        "threads": threads,
+        "start_rss_mib": start_rss,
+        "windows": windows,
+    }
+
+
 # -- report ------------------------------------------------------------------------------------
 
 
@@ -436,6 +694,7 @@ def table(r: dict[str, Any]) -> str:
             None,
         )
         row("SEND ratio mockle/bare", f"{s['ratio']:.2f}", ">= 0.7", s["ratio"] >= 0.7)
+        row("SEND generator (wrk) CPU", gen_http(s), "< 0.8 core", None)
         row(
             "SEND server CPU per request",
             f"{s['mockle']['server_cpu_us_per_req']:.0f} us (bare {s['bare']['server_cpu_us_per_req']:.0f} us)",
@@ -450,11 +709,13 @@ def table(r: dict[str, Any]) -> str:
             "",
             None,
         )
-        row("CONVERSATION ratio", f"{c['ratio']:.2f}", "", None)
+        row("CONVERSATION ratio", f"{c['ratio']:.2f}", ">= 0.5", c["ratio"] >= 0.5)
+        row("CONVERSATION generator (wrk) CPU", gen_http(c), "< 0.8 core", None)
     w = r.get("websocket")
     if w:
+        clients = w["mockle"]["clients"]
         row(
-            "WS publish->notification msg/s",
+            f"WS publish->notification msg/s, {clients} consumers",
             f"{w['mockle']['msgs_per_s']:.0f} (bare echo {w['bare']['msgs_per_s']:.0f})",
             "",
             None,
@@ -471,6 +732,13 @@ def table(r: dict[str, Any]) -> str:
             f"{w['mockle']['p50_ms']:.2f} / {w['mockle']['p99_ms']:.2f} ms",
             "p99 < 5 ms",
             w["mockle"]["p99_ms"] < 5,
+        )
+        row(
+            "WS generator (ws_load.mjs) CPU",
+            f"{w['mockle']['gen_cpu_busy']:.2f} core, {w['mockle']['gen_cpu_us_per_msg']:.0f} us/msg"
+            f" (bare {w['bare']['gen_cpu_busy']:.2f} core, {w['bare']['gen_cpu_us_per_msg']:.0f} us/msg)",
+            "< 0.8 core",
+            max(w["mockle"]["gen_cpu_busy"], w["bare"]["gen_cpu_busy"]) < 0.8,
         )
     f = r.get("fanout")
     if f:
@@ -520,10 +788,56 @@ def table(r: dict[str, Any]) -> str:
             flat,
         )
         row("state kept per SEND (its event)", f"{j['state_bytes_per_send']:.0f} bytes", "", None)
+    ss = r.get("soak_send")
+    if ss and ss["windows"]:
+        ws_ = ss["windows"]
+        row(
+            f"soak: {ws_[-1]['sends']:,} SENDs to {ss['conversations']} conversations, RSS",
+            " -> ".join(f"{x['rss_mib']:.0f}" for x in ws_) + " MiB",
+            "flat once full",
+            None,
+        )
+        row(
+            "soak SEND p99 per window",
+            " ".join(f"{x['p99_ms']:.1f}" for x in ws_) + " ms",
+            "flat",
+            None,
+        )
+        row(
+            "soak stored events per window",
+            " ".join(f"{x['stored_events'] // 1000}k" for x in ws_),
+            "",
+            None,
+        )
+    sc2 = r.get("soak_conversations")
+    if sc2 and sc2["windows"]:
+        ws_ = sc2["windows"]
+        row(
+            f"soak: {ws_[-1]['sends']:,} SENDs over {ws_[-1]['conversations']:,} closed-as-they-go"
+            " conversations, RSS",
+            " -> ".join(f"{x['rss_mib']:.0f}" for x in ws_) + " MiB",
+            "flat after the cap",
+            None,
+        )
+        row(
+            "soak conversations kept / forgotten at the end",
+            f"{ws_[-1]['closed_kept']:,} / {ws_[-1]['evicted']:,}, errors "
+            f"{sum(x['errors'] for x in ws_)}",
+            "",
+            None,
+        )
     width = [max(len(x[k]) for x in rows + [("measure", "value", "target", "")]) for k in range(4)]
     lines = ["  ".join(h.ljust(width[k]) for k, h in enumerate(("measure", "value", "target", "")))]
     lines += ["  ".join(x[k].ljust(width[k]) for k in range(4)) for x in rows]
     return "\n".join(lines)
+
+
+def gen_http(r: dict[str, Any]) -> str:
+    m, b = r["mockle"], r["bare"]
+    return (
+        f"{m['gen_cpu_busy']:.2f} core, {m['gen_cpu_us_per_req']:.0f} us/req"
+        f" (bare {b['gen_cpu_busy']:.2f} core, {b['gen_cpu_us_per_req']:.0f} us/req)"
+    )
 
 
 def main() -> int:
@@ -533,6 +847,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short durations (a smoke run)")
     parser.add_argument("--out", default=str(HERE / "results" / "latest.json"))
     parser.add_argument("--only", nargs="*", help="run only these parts")
+    parser.add_argument(
+        "--long", action="store_true", help="add the long runs: soak_send, soak_conversations"
+    )
+    parser.add_argument("--ws-clients", type=int, default=10, help="consumers (default 10)")
+    parser.add_argument("--ws-procs", type=int, default=2, help="generator processes")
+    parser.add_argument("--soak-sends", type=int, default=200_000)
+    parser.add_argument("--soak-conv-sends", type=int, default=2_000_000)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("benchmarks need wrk: apt-get install wrk", file=sys.stderr)
@@ -547,7 +868,7 @@ def main() -> int:
         "scale",
         "idle_sockets",
         "journal",
-    ]
+    ] + (["soak_send", "soak_conversations"] if args.long else [])
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -556,12 +877,18 @@ def main() -> int:
             "conversation": lambda: bench_conversation(
                 tmp, secs, results.get("send", {}).get("mockle", {}).get("rps", 4000)
             ),
-            "websocket": lambda: bench_ws(tmp, secs),
+            "websocket": lambda: bench_ws(tmp, secs, args.ws_clients, args.ws_procs),
             "fanout": lambda: bench_fanout(tmp),
             "startup": lambda: bench_startup(20 if args.quick else 100),
             "scale": lambda: bench_scale(tmp, secs),
             "idle_sockets": lambda: bench_idle_sockets(tmp, 1000 if args.quick else 10_000),
             "journal": lambda: bench_journal(tmp, 20_000 if args.quick else 100_000),
+            "soak_send": lambda: bench_soak_send(
+                tmp, args.soak_sends, max(1000, args.soak_sends // 10)
+            ),
+            "soak_conversations": lambda: bench_soak_conversations(
+                tmp, args.soak_conv_sends, window_s=5 if args.quick else 30
+            ),
         }
         for name in parts:
             print(f"... {name}", file=sys.stderr, flush=True)
