@@ -125,6 +125,16 @@ def _conv_requests(account: str, app_jwt: str, fresh: list[str]) -> list[bytes]:
     return out
 
 
+async def answer(protocol: Any, transport: MemoryTransport, raw: bytes) -> None:
+    """Feed one whole request to the server's protocol and wait until its answer is out."""
+    transport.out.clear()
+    transport.answered = asyncio.Event()
+    protocol.data_received(raw)
+    await transport.answered.wait()
+    for _ in range(3):  # let the handler finish its response
+        await asyncio.sleep(0)
+
+
 def _requests(account: str, app_jwt: str, consumers: list[dict[str, str]]) -> list[bytes]:
     path = f"/api/account/{account}/messaging/consumer/conversation/send?v=3"
     out = []
@@ -204,44 +214,30 @@ async def _drive(target: str, variants: set[str], count: int, key: Path, mode: s
     else:
         requests = _requests(harness.ACCOUNT, app_jwt, consumers)
 
-    async def one(raw: bytes) -> None:
-        transport.out.clear()
-        transport.answered = asyncio.Event()
-        protocol.data_received(raw)
-        await transport.answered.wait()
-        for _ in range(3):  # let the handler finish its response
-            await asyncio.sleep(0)
-
     for i in range(count):
-        await one(requests[i % len(requests)])
+        await answer(protocol, transport, requests[i % len(requests)])
     if not transport.out.startswith(b"HTTP/1.1 200"):
         raise SystemExit(f"not answered 200: {bytes(transport.out[:200])!r}")
     protocol.connection_lost(None)
     await runner.cleanup()
 
 
-def _count(target: str, variants: str, count: int, key: Path, mode: str) -> int:
-    cmd = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--inner",
-        target,
-        str(count),
-        str(key),
-        "--variant",
-        variants,
-        "--mode",
-        mode,
-    ]
+def callgrind(script: str, inner: list[str], timeout: float, what: str) -> int:
+    """Instructions ``python script --inner *inner`` executes under valgrind's callgrind (a fixed
+    ``PYTHONHASHSEED``, so runs compare); ``what`` names the target in a failure."""
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    cmd += [sys.executable, script, "--inner", *inner]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     m = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or m is None:
-        raise SystemExit(f"{target}: valgrind run failed:\n{done.stdout}\n{done.stderr[-2000:]}")
+        raise SystemExit(f"{what}: valgrind run failed:\n{done.stdout}\n{done.stderr[-2000:]}")
     return int(m.group(1))
+
+
+def _count(target: str, variants: str, count: int, key: Path, mode: str) -> int:
+    inner = [target, str(count), str(key), "--variant", variants, "--mode", mode]
+    return callgrind(__file__, inner, 600, target)
 
 
 def per_request(target: str, variants: str, key: Path, mode: str = "send") -> int:

@@ -124,7 +124,7 @@ async def _run_http(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(HERE))
     import harness
     from aiohttp import web
-    from instructions import MemoryTransport, _requests
+    from instructions import MemoryTransport, _requests, answer
 
     from mockle.server import MockleServer
     from mockle.settings import Settings
@@ -143,12 +143,7 @@ async def _run_http(args: argparse.Namespace) -> None:
     requests = _requests(harness.ACCOUNT, app_jwt, consumers)
 
     async def one(raw: bytes) -> None:
-        transport.out.clear()
-        transport.answered = asyncio.Event()
-        protocol.data_received(raw)
-        await transport.answered.wait()
-        for _ in range(3):
-            await asyncio.sleep(0)
+        await answer(protocol, transport, raw)
         if not transport.out.startswith(b"HTTP/1.1 200"):
             raise SystemExit(f"not answered 200: {bytes(transport.out[:200])!r}")
 

@@ -26,11 +26,8 @@ import asyncio
 import base64
 import gc
 import json
-import os
-import re
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -41,7 +38,7 @@ from aiohttp import web
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from instructions import MemoryTransport, _make_key  # noqa: E402
+from instructions import MemoryTransport, _make_key, callgrind  # noqa: E402
 
 SHORT, LONG = 200, 800
 KEY = base64.b64encode(b"0123456789abcdef").decode()
@@ -206,27 +203,8 @@ async def _drive(target: str, variants: set[str], count: int, key: Path, consume
 
 
 def _count(target: str, variants: str, count: int, key: Path, consumers: int) -> int:
-    cmd = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--inner",
-        target,
-        str(count),
-        str(key),
-        "--variant",
-        variants,
-        "--consumers",
-        str(consumers),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-    m = re.search(r"Collected : (\d+)", done.stderr)
-    if done.returncode != 0 or m is None:
-        raise SystemExit(f"{target}: valgrind run failed:\n{done.stdout}\n{done.stderr[-2000:]}")
-    return int(m.group(1))
+    inner = [target, str(count), str(key), "--variant", variants, "--consumers", str(consumers)]
+    return callgrind(__file__, inner, 900, target)
 
 
 def per_op(target: str, variants: str, key: Path, consumers: int) -> int:
