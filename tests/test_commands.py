@@ -5,8 +5,6 @@ runs in a thread, or as a real subprocess where it must be interrupted)."""
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import os
 import re
 import signal
@@ -19,17 +17,12 @@ from pathlib import Path
 import orjson
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from mockle import commands
 from mockle.cli import main
 from mockle.client import AsyncMockleClient, Consumer
 from mockle.server import MockleServer
 from mockle.settings import Settings
-from mockle.web.app import create_app
 
 ACC = "le12345678"
 WAIT = 15.0  # every wait on a subprocess is bounded
@@ -383,51 +376,12 @@ async def test_tail_ends_when_mockle_stops() -> None:
 # -- tail over TLS ------------------------------------------------------------------------------
 
 
-def self_signed(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mockle test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 async def tls(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
-    """A mockle served over TLS with a self-signed certificate: its URL and the certificate."""
-    cert, key = self_signed(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    runner = web.AppRunner(create_app(Settings(port=0, agent="manual")), handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    try:
-        yield f"https://127.0.0.1:{runner.addresses[0][1]}", cert
-    finally:
-        await runner.cleanup()
+    """A mockle started with ``--tls`` (its own local CA): its URL and the CA to trust."""
+    async with MockleServer(Settings(port=0, agent="manual", tls=True, tls_dir=tmp_path)) as s:
+        assert s.ca_file is not None
+        yield s.url, s.ca_file
 
 
 async def test_tail_over_tls(tls: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
