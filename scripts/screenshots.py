@@ -20,7 +20,6 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -44,42 +43,15 @@ CHROMIUM_ARGS = [  # root without a sandbox, no GPU, no background traffic to Go
 
 
 def _conversation(client: MockleClient, consumer: Consumer, first: str, last: str) -> str:
-    batch = [
-        {
-            "kind": "req",
-            "id": "1",
-            "type": "userprofile.SetUserProfile",
-            "body": {
-                "firstName": first,
-                "lastName": last,
-                "privateData": {
-                    "mobileNum": consumer.ext_id,
-                    "mail": f"{first.lower()}@example.com",
-                },
-                "authenticatedData": {
-                    "lp_sdes": [
-                        {"type": "ctmrinfo", "info": {"customerId": f"cust-{last.lower()}"}}
-                    ]
-                },
-            },
+    profile = {
+        "firstName": first,
+        "lastName": last,
+        "privateData": {"mobileNum": consumer.ext_id, "mail": f"{first.lower()}@example.com"},
+        "authenticatedData": {
+            "lp_sdes": [{"type": "ctmrinfo", "info": {"customerId": f"cust-{last.lower()}"}}]
         },
-        {"kind": "req", "id": "2", "type": "cm.ConsumerRequestConversation", "body": {}},
-    ]
-    doc = client.call(
-        "POST",
-        f"/api/account/{ACC}/messaging/consumer/conversation",
-        batch,
-        params={"v": "3"},
-        headers=consumer.headers(),
-    )
-    return str(doc[1]["body"]["conversationId"])
-
-
-def _publish(client: MockleClient, consumer: Consumer, conv: str, event: dict[str, Any]) -> Any:
-    body = {"dialogId": conv, "event": event}
-    return client.send(
-        consumer, {"kind": "req", "id": "1", "type": "ms.PublishEvent", "body": body}
-    )
+    }
+    return client.open_conversation(consumer, profile=profile)
 
 
 def _scene(page: Page, url: str, client: MockleClient) -> None:
@@ -109,8 +81,7 @@ def _scene(page: Page, url: str, client: MockleClient) -> None:
     reply = transcript.get_by_role("article").filter(has_text="Let me look it up")
     expect(reply).to_be_visible()
     seq = int((reply.get_attribute("aria-label") or "#0").rsplit("#", 1)[1])
-    _publish(
-        client,
+    client.send_event(
         ada,
         ada_conv,
         {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [seq]},
@@ -140,7 +111,7 @@ def _scene(page: Page, url: str, client: MockleClient) -> None:
         pass
     client.send_text(ada, ada_conv, "Track it")
     expect(page.get_by_role("list", name="Armed faults")).to_contain_text("fired 1 of 1")
-    _publish(client, ada, ada_conv, {"type": "ChatStateEvent", "chatState": "COMPOSING"})
+    client.send_event(ada, ada_conv, {"type": "ChatStateEvent", "chatState": "COMPOSING"})
     expect(page.get_by_text("Consumer is typing…")).to_be_visible()
 
 

@@ -538,10 +538,19 @@ class AsyncMockleClient:
         jws = str(doc["token"])
         return Consumer(acc, ext_id, app, jws, str(_claims(jws)["lp_consumer_id"]))
 
-    async def open_conversation(self, consumer: Consumer, **request: Any) -> str:
-        """CONVERSATION: a new conversation of ``consumer``; its id."""
+    async def open_conversation(
+        self, consumer: Consumer, *, profile: dict[str, Any] | None = None, **request: Any
+    ) -> str:
+        """CONVERSATION: a new conversation of ``consumer``; its id. ``profile`` is the
+        SetUserProfile body sent with it (``firstName``, ``lastName``, ``authenticatedData``...,
+        as connectors send it); ``request`` adds fields to ConsumerRequestConversation."""
         batch = [
-            {"kind": "req", "id": "1,", "type": "userprofile.SetUserProfile", "body": {}},
+            {
+                "kind": "req",
+                "id": "1,",
+                "type": "userprofile.SetUserProfile",
+                "body": profile or {},
+            },
             {
                 "kind": "req",
                 "id": "2,",
@@ -568,15 +577,21 @@ class AsyncMockleClient:
             headers=consumer.headers(),
         )
 
-    async def send_text(self, consumer: Consumer, conversation_id: str, text: str) -> int:
-        """SEND a text message; its sequence."""
+    async def send_event(self, consumer: Consumer, conversation_id: str, event: Event) -> Any:
+        """SEND one event (``ms.PublishEvent``: text, a chat state, a read receipt...) as
+        ``consumer``; the reply body."""
         req = {
             "kind": "req",
             "id": "1",
             "type": "ms.PublishEvent",
-            "body": {"dialogId": conversation_id, "event": text_event(text)},
+            "body": {"dialogId": conversation_id, "event": event},
         }
-        return int((await self.send(consumer, req))["body"]["sequence"])
+        return await self.send(consumer, req)
+
+    async def send_text(self, consumer: Consumer, conversation_id: str, text: str) -> int:
+        """SEND a text message; its sequence."""
+        reply = await self.send_event(consumer, conversation_id, text_event(text))
+        return int(reply["body"]["sequence"])
 
     async def close_conversation(self, consumer: Consumer, conversation_id: str) -> None:
         """Close as the consumer (cm.UpdateConversationField over SEND)."""

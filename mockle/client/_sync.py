@@ -487,11 +487,16 @@ class MockleClient:
     def consumer(self, ext_id: str = "consumer-1", *, account: str | None = None) -> Consumer:
         return self._run(self.aio.consumer(ext_id, account=account))
 
-    def open_conversation(self, consumer: Consumer, **request: Any) -> str:
-        return self._run(self.aio.open_conversation(consumer, **request))
+    def open_conversation(
+        self, consumer: Consumer, *, profile: dict[str, Any] | None = None, **request: Any
+    ) -> str:
+        return self._run(self.aio.open_conversation(consumer, profile=profile, **request))
 
     def send(self, consumer: Consumer, request: dict[str, Any]) -> Any:
         return self._run(self.aio.send(consumer, request))
+
+    def send_event(self, consumer: Consumer, conversation_id: str, event: Event) -> Any:
+        return self._run(self.aio.send_event(consumer, conversation_id, event))
 
     def send_text(self, consumer: Consumer, conversation_id: str, text: str) -> int:
         return self._run(self.aio.send_text(consumer, conversation_id, text))

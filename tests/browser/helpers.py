@@ -12,7 +12,7 @@ from typing import Any
 from playwright.sync_api import Locator, Page, expect
 from websockets.sync.client import ClientConnection, connect
 
-from mockle.client import Consumer, MockleClient
+from mockle.client import Consumer
 
 ACC = "le12345678"
 WAIT_S = 10.0
@@ -53,40 +53,6 @@ def transcript(page: Page) -> Locator:
 
 def rings(page: Page) -> Locator:
     return page.get_by_role("list", name="Rings").get_by_role("listitem")
-
-
-def open_conversation(
-    client: MockleClient, consumer: Consumer, profile: dict[str, Any] | None = None
-) -> str:
-    """CONVERSATION with a SetUserProfile (as connectors send it); the conversation id."""
-    batch = [
-        {"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": profile or {}},
-        {
-            "kind": "req",
-            "id": "2",
-            "type": "cm.ConsumerRequestConversation",
-            "body": {"brandId": consumer.account},
-        },
-    ]
-    doc = client.call(
-        "POST",
-        f"/api/account/{consumer.account}/messaging/consumer/conversation",
-        batch,
-        params={"v": "3"},
-        headers=consumer.headers(),
-    )
-    return str(doc[1]["body"]["conversationId"])
-
-
-def publish(client: MockleClient, consumer: Consumer, conv: str, event: dict[str, Any]) -> Any:
-    """SEND one event as the consumer; the reply."""
-    request = {
-        "kind": "req",
-        "id": "1",
-        "type": "ms.PublishEvent",
-        "body": {"dialogId": conv, "event": event},
-    }
-    return client.send(consumer, request)
 
 
 class ConsumerSocket:

@@ -13,7 +13,6 @@ from .helpers import (
     SEND_OK,
     journal_entries,
     log_in,
-    open_conversation,
     open_workspace,
     rings,
     transcript,
@@ -28,7 +27,7 @@ def test_the_workspace_works_wherever_mockle_runs(mockle: MockleHandle, page: Pa
     log_in(page, "workspace-check")
     c = mockle.client
     consumer = c.consumer("+15550177")
-    conv = open_conversation(c, consumer, {"firstName": "Check", "lastName": "Point"})
+    conv = c.open_conversation(consumer, profile={"firstName": "Check", "lastName": "Point"})
     c.send_text(consumer, conv, "is anyone there?")
     ring = rings(page).filter(has_text="Check Point")
     ring.get_by_role("button", name="Accept").click()

@@ -38,18 +38,7 @@ async def _fill(url: str) -> None:
         async def one(i: int) -> None:
             consumer = await client.consumer(f"+1555{i:07d}")
             profile = {"firstName": "Customer", "lastName": f"{i:04d}"}
-            batch = [
-                {"kind": "req", "id": "1", "type": "userprofile.SetUserProfile", "body": profile},
-                {"kind": "req", "id": "2", "type": "cm.ConsumerRequestConversation", "body": {}},
-            ]
-            doc = await client.call(
-                "POST",
-                f"/api/account/{ACC}/messaging/consumer/conversation",
-                batch,
-                params={"v": "3"},
-                headers=consumer.headers(),
-            )
-            conv = str(doc[1]["body"]["conversationId"])
+            conv = await client.open_conversation(consumer, profile=profile)
             await client.send_text(consumer, conv, f"first message of {i:04d}")
             for n in range(EXTRA_SENDS):
                 await client.send_text(consumer, conv, f"more {n}")

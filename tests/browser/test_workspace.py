@@ -25,9 +25,7 @@ from .helpers import (
     conversations,
     journal_entries,
     log_in,
-    open_conversation,
     open_workspace,
-    publish,
     rings,
     text,
     transcript,
@@ -56,7 +54,7 @@ def test_ring_accept_reply_read_transfer_close_and_the_inspector(
 
     # a consumer opens a conversation through the Connector API: the page rings
     consumer = client.consumer("+15550100")
-    conv = open_conversation(client, consumer, PROFILE)
+    conv = client.open_conversation(consumer, profile=PROFILE)
     with ConsumerSocket(served.url, consumer, conv) as socket:
         client.send_text(consumer, conv, "Hello from Consumer")
         ring = rings(page).filter(has_text="Ada Lovelace")
@@ -81,12 +79,12 @@ def test_ring_accept_reply_read_transfer_close_and_the_inspector(
         expect(message).to_be_visible()
 
         # the consumer types, then reads the reply: the page shows both
-        publish(client, consumer, conv, {"type": "ChatStateEvent", "chatState": "COMPOSING"})
+        client.send_event(consumer, conv, {"type": "ChatStateEvent", "chatState": "COMPOSING"})
         expect(page.get_by_text("Consumer is typing…")).to_be_visible()
-        publish(client, consumer, conv, {"type": "ChatStateEvent", "chatState": "ACTIVE"})
+        client.send_event(consumer, conv, {"type": "ChatStateEvent", "chatState": "ACTIVE"})
         expect(page.get_by_text("Consumer is typing…")).to_be_hidden()
         read = {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [reply["sequence"]]}
-        publish(client, consumer, conv, read)
+        client.send_event(consumer, conv, read)
         expect(message.get_by_label("Read by the consumer")).to_have_text("✓ Read")
 
         # the inspector lists the SEND and the webhook attempts
@@ -128,7 +126,7 @@ def test_reject_a_ring_and_availability(
     open_workspace(page, served.url)
     log_in(page, "bob")
     consumer = client.consumer("+15550101")
-    conv = open_conversation(client, consumer)
+    conv = client.open_conversation(consumer)
     client.send_text(consumer, conv, "anyone there?")
     ring = rings(page).filter(has_text="anyone there?")
     ring.get_by_role("button", name="Reject").click()
@@ -139,7 +137,7 @@ def test_reject_a_ring_and_availability(
     # AWAY: a new conversation does not ring; ONLINE again: it does
     page.get_by_label("Availability").select_option("AWAY")
     other = client.consumer("+15550102")
-    conv2 = open_conversation(client, other)
+    conv2 = client.open_conversation(other)
     client.send_text(other, conv2, "second one")
     expect(conversations(page).filter(has_text="second one")).to_contain_text("Waiting")
     expect(rings(page)).to_have_count(0)
@@ -153,7 +151,7 @@ def test_composer_new_lines_quick_replies_and_structured_content(
     open_workspace(page, served.url)
     log_in(page, "carol")
     consumer = client.consumer("+15550103")
-    conv = open_conversation(client, consumer, {"firstName": "Grace", "lastName": "Hopper"})
+    conv = client.open_conversation(consumer, profile={"firstName": "Grace", "lastName": "Hopper"})
     with ConsumerSocket(served.url, consumer, conv) as socket:
         client.send_text(consumer, conv, "menu please")
         rings(page).filter(has_text="Grace Hopper").get_by_role("button", name="Accept").click()
@@ -191,7 +189,7 @@ def test_a_manager_logs_in_with_a_password_and_joins_as_manager(
     manager = {"account": ACC, "loginName": "mia", "password": "pw-1", "role": "MANAGER"}
     served.call(agents.define, served.engine, manager)
     consumer = client.consumer("+15550104")
-    conv = open_conversation(client, consumer)
+    conv = client.open_conversation(consumer)
     client.send_text(consumer, conv, "I need a manager")
     client.agent.join(conv, f"{ACC}.777")  # another agent has it
     open_workspace(page, served.url)
@@ -234,7 +232,7 @@ def test_a_4401_fault_closes_the_agent_socket_and_the_page_logs_in_again(
     # and it works: a new conversation rings the new session
     page.get_by_label("Availability").select_option("ONLINE")
     consumer = client.consumer("+15550105")
-    conv = open_conversation(client, consumer)
+    conv = client.open_conversation(consumer)
     client.send_text(consumer, conv, "after the reconnect")
     expect(rings(page).filter(has_text="after the reconnect")).to_have_count(1)
 
@@ -245,7 +243,7 @@ def test_a_reset_through_the_inspector_logs_the_agent_in_afresh(
     open_workspace(page, served.url)
     log_in(page, "erin")
     consumer = client.consumer("+15550106")
-    conv = open_conversation(client, consumer)
+    conv = client.open_conversation(consumer)
     client.send_text(consumer, conv, "before the reset")
     expect(conversations(page).filter(has_text="before the reset")).to_have_count(1)
     page.get_by_role("button", name="Reset account").click()
@@ -253,7 +251,7 @@ def test_a_reset_through_the_inspector_logs_the_agent_in_afresh(
     expect(conversations(page)).to_have_count(0)
     expect(page.get_by_role("status").filter(has_text="Connected as erin")).to_be_visible()
     other = client.consumer("+15550107")
-    conv2 = open_conversation(client, other)
+    conv2 = client.open_conversation(other)
     client.send_text(other, conv2, "after the reset")
     expect(rings(page).filter(has_text="after the reset")).to_have_count(1)
 
@@ -262,10 +260,10 @@ def test_consumers_are_named_by_profile_else_by_id(
     served: ThreadedMockle, client: MockleClient, page: Page
 ) -> None:
     named = client.consumer("+15550108")
-    conv1 = open_conversation(client, named, {"firstName": "Alan", "lastName": "Turing"})
+    conv1 = client.open_conversation(named, profile={"firstName": "Alan", "lastName": "Turing"})
     client.send_text(named, conv1, "named")
     plain = client.consumer("+15550109")
-    conv2 = open_conversation(client, plain)
+    conv2 = client.open_conversation(plain)
     client.send_text(plain, conv2, "unnamed")
     open_workspace(page, served.url)
     log_in(page, "frank")
@@ -297,7 +295,7 @@ def test_the_workspace_over_tls_with_an_admin_token(tls_served: ThreadedMockle, 
         assert cookie["name"] == "mockle_admin" and cookie["secure"] and cookie["httpOnly"]
         log_in(page, "tess")
         consumer = c.consumer("+15550110")
-        conv = open_conversation(c, consumer, {"firstName": "Tess", "lastName": "Tls"})
+        conv = c.open_conversation(consumer, profile={"firstName": "Tess", "lastName": "Tls"})
         with ConsumerSocket(m.url, consumer, conv, m.client_ssl_context()) as socket:
             c.send_text(consumer, conv, "over TLS")
             ring = rings(page).filter(has_text="Tess Tls")
@@ -318,8 +316,8 @@ def test_the_journal_filtered_by_the_open_conversation(
     open_workspace(page, served.url)
     log_in(page, "gina")
     one, two = client.consumer("+15550111"), client.consumer("+15550112")
-    conv1 = open_conversation(client, one, {"firstName": "First", "lastName": "One"})
-    conv2 = open_conversation(client, two, {"firstName": "Second", "lastName": "Two"})
+    conv1 = client.open_conversation(one, profile={"firstName": "First", "lastName": "One"})
+    conv2 = client.open_conversation(two, profile={"firstName": "Second", "lastName": "Two"})
     client.send_text(one, conv1, "in the first")
     client.send_text(two, conv2, "in the second")
     conversations(page).filter(has_text="Second Two").get_by_role("button").click()
@@ -343,7 +341,7 @@ def test_the_echo_agent_leaves_conversations_to_a_logged_in_agent(page: Page) ->
         open_workspace(page, m.url)
         log_in(page, "hank")
         consumer = c.consumer("+15550113")
-        conv = open_conversation(c, consumer)
+        conv = c.open_conversation(consumer)
         c.send_text(consumer, conv, "a person, please")
         rings(page).filter(has_text="a person, please").get_by_role("button", name="Accept").click()
         expect(transcript(page)).to_contain_text("a person, please")

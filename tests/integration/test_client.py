@@ -194,3 +194,19 @@ def test_assert_webhook_failure_lists_the_deliveries(mockle: MockleHandle) -> No
     text = str(info.value)
     assert "expected a webhook delivery that was delivered with text" in text
     assert "arrived: 1 candidate(s)" in text and "/dead" in text
+
+
+def test_open_conversation_with_a_profile_and_send_event(mockle: MockleHandle) -> None:
+    m = mockle.client
+    ada = m.consumer("ada")
+    profile = {"firstName": "Ada", "lastName": "Lovelace"}
+    conv = m.open_conversation(ada, profile=profile, skillId="12")
+    (entry,) = [e for e in m.journal() if e["target"] == "conversation"]
+    assert [item["body"] for item in entry["body"]] == [
+        profile,
+        {"brandId": mockle.account, "skillId": "12"},
+    ]
+    reply = m.send_event(ada, conv, {"type": "ChatStateEvent", "chatState": "COMPOSING"})
+    assert reply["code"] == "OK"
+    typing = m.wait_for_event(conv, lambda e: e["event"]["type"] == "ChatStateEvent")
+    assert typing["originatorId"] == ada.consumer_id
