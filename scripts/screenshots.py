@@ -15,31 +15,23 @@ Needs the test extra (``pip install -e ".[test]"``, for Playwright) and Chromium
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
 
 from mockle.client import Consumer, MockleClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the browser tests' helpers
 from mockle.server import ThreadedMockle
 from mockle.settings import Settings
+from tests.browser.helpers import CHROMIUM_ARGS
+from tests.browser.helpers import chromium as find_chromium
 
 ACC = "le81823118"
 OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 VIEWPORT = {"width": 1440, "height": 860}
-CHROMIUM_ARGS = [  # root without a sandbox, no GPU, no background traffic to Google
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 
 def _conversation(client: MockleClient, consumer: Consumer, first: str, last: str) -> str:
@@ -124,7 +116,7 @@ def _inspector(page: Page) -> None:
 
 
 def chromium(given: str | None) -> str:
-    path = given or os.environ.get("MOCKLE_CHROMIUM") or shutil.which("chromium")
+    path = given or find_chromium()
     if not path:
         raise SystemExit(
             "screenshots: Chromium not found (apt-get install chromium, or --chromium)"

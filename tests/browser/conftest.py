@@ -10,8 +10,6 @@ context; every wait is on something the page shows (Playwright's ``expect``), bo
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -22,34 +20,10 @@ from mockle.server import ThreadedMockle
 from mockle.settings import Settings
 from tests.integration.webhook_receiver import Receiver
 
-from .helpers import ACC
+from .helpers import ACC, CHROMIUM_ARGS, chromium
 
 TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
-# The flags Chromium needs here: root without a sandbox, no GPU, and no background traffic to
-# Google's hosts (this machine's network refuses it, and the attempts slow the start).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-
-
-def chromium() -> str | None:
-    """Debian's Chromium (or ``MOCKLE_CHROMIUM``), if it is installed."""
-    wanted = os.environ.get("MOCKLE_CHROMIUM")
-    if wanted:
-        return wanted if os.access(wanted, os.X_OK) else None
-    for name in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import ssl
 import time
 from collections.abc import Callable
@@ -16,6 +18,32 @@ from mockle.client import Consumer
 
 ACC = "le12345678"
 WAIT_S = 10.0
+# The flags Chromium needs here: root without a sandbox, no GPU, and no background traffic to
+# Google's hosts (this machine's network refuses it, and the attempts slow the start).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+def chromium() -> str | None:
+    """Debian's Chromium (or ``MOCKLE_CHROMIUM``), if it is installed."""
+    wanted = os.environ.get("MOCKLE_CHROMIUM")
+    if wanted:
+        return wanted if os.access(wanted, os.X_OK) else None
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
 SEND_OK = re.compile(r"^send POST /api/account/\w+/messaging/consumer/conversation/send 200")
 
 
