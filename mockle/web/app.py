@@ -88,9 +88,8 @@ def create_app(settings: Settings | None = None, world: World | None = None) -> 
 
     async def on_shutdown(app: web.Application) -> None:
         runtime.ready = False
-        runtime.journal.close()  # a browser's journal long-poll must not hold the shutdown
+        runtime.journal.close()  # long-polls on the journal (a browser's, `mockle tail`) answer now
         runtime.hub.cancel_pending()
-        runtime.journal.close()  # long-polls on the journal answer now
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)

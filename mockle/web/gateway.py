@@ -71,6 +71,7 @@ def gateway(runtime: Runtime) -> Any:
             # a LiveEngage call (SEND and CONVERSATION among them): inline, the hot path
             start = _perf()
             try:
+                # `plan and` first: no account lookup while no fault is armed at all
                 if plan and faults.armed(plan, target, account := account_of(request)):
                     resp: web.StreamResponse = await faults.apply(
                         plan, request, target, account, handler

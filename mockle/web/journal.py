@@ -700,6 +700,11 @@ def account_of(request: web.Request) -> str | None:
 # -- middleware and routes --------------------------------------------------------------------
 
 
+def _kept(body: bytes) -> bytes:
+    """What an entry keeps of a body: its first ``BODY_LIMIT`` bytes."""
+    return body[:BODY_LIMIT] if len(body) > BODY_LIMIT else body
+
+
 async def _request_body(request: web.Request) -> bytes:
     if not request.body_exists:
         return b""
@@ -710,7 +715,7 @@ async def _request_body(request: web.Request) -> bytes:
         data = await request.read()  # the handler has read it already: this is its cached copy
     except Exception:  # too large or a broken stream: the handler already answered
         return b""
-    return data[:BODY_LIMIT] if len(data) > BODY_LIMIT else data
+    return _kept(data)
 
 
 def is_upgrade(request: web.Request) -> bool:
@@ -721,7 +726,7 @@ def _response_body(resp: web.StreamResponse) -> bytes | None:
     body = resp.body if isinstance(resp, web.Response) else None
     if not isinstance(body, bytes):
         return None
-    return body[:BODY_LIMIT] if len(body) > BODY_LIMIT else body
+    return _kept(body)
 
 
 _perf = time.perf_counter
@@ -740,9 +745,7 @@ async def answered(
     with its query string)."""
     ms = (_perf() - start) * 1000
     if type(resp) is RestResponse:  # SEND, CONVERSATION: the body the handler read
-        body: bytes = resp.request_body
-        if len(body) > BODY_LIMIT:
-            body = body[:BODY_LIMIT]
+        body = _kept(resp.request_body)
     else:
         body = await _request_body(request)
     status = resp.status
