@@ -21,7 +21,8 @@ ConsumerRequestConversation batch, as ``run.py`` sends): each request is a new c
 ConsumerJWS is minted before the count starts (as many in the short series as in the long one,
 so that minting cancels out); the bare app answers its constant. The default (SEND) is unchanged.
 
-Variants (``--variant``, comma-separated): ``no-gateway`` (the one middleware removed: no
+Variants (``--variant``, comma-separated): ``generic`` (every request through aiohttp's
+request machinery, the fast path of ``mockle/web/fastpath.py`` off), ``no-gateway`` (the one middleware removed: no
 journal, faults, admin check or last resort; see ``mockle/web/gateway.py``), ``no-listeners`` (no webhooks, UMS subscriptions, agent or waiters on the engine),
 ``no-gc`` (the cyclic garbage collector off), ``log`` / ``log-json`` (request log lines on, as
 ``mockle serve`` writes them by default / with ``--log-format json``, to /dev/null, line-buffered
@@ -206,7 +207,12 @@ async def _drive(target: str, variants: set[str], count: int, key: Path, mode: s
     if "no-gc" in variants:
         gc.disable()
     assert runner.server is not None
-    protocol = runner.server()
+    if target == "bare" or "generic" in variants:
+        protocol = runner.server()
+    else:  # as MockleServer serves: SEND and CONVERSATION on the fast path
+        from mockle.web.fastpath import FastFront
+
+        protocol = FastFront(server.runtime, runner.server)()
     transport = MemoryTransport()
     protocol.connection_made(transport)
     if mode == "conversation":

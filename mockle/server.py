@@ -27,6 +27,7 @@ from mockle.core.world import World
 from mockle.settings import Settings
 from mockle.tls import WILDCARD_HOSTS, TLSFiles, prepare, startup_lines
 from mockle.web.app import create_app
+from mockle.web.fastpath import FastFront
 from mockle.web.runtime import RUNTIME, Runtime
 
 
@@ -61,7 +62,17 @@ class MockleServer:
         self.tls: TLSFiles | None = prepare(self.settings)
         self.app = create_app(self.settings, world)
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        #: the listening socket's protocol factory: SEND and CONVERSATION on the fast path,
+        #: everything else handed to aiohttp (:mod:`mockle.web.fastpath`); None until started
+        self.front: FastFront | None = None
         self.port: int = 0
+
+    @property
+    def addresses(self) -> list[Any]:
+        """The addresses the listening socket is bound to (none before :meth:`start`)."""
+        listener = self._listener
+        return [sock.getsockname() for sock in listener.sockets] if listener else []
 
     @property
     def runtime(self) -> Runtime:
@@ -147,8 +158,12 @@ class MockleServer:
                 raise
             self.port = sock.getsockname()[1]
             ssl_context = self.tls.server_context() if self.tls else None
-            site = web.SockSite(self._runner, sock, ssl_context=ssl_context)
-            await site.start()
+            assert self._runner.server is not None
+            self.front = FastFront(self.runtime, self._runner.server)
+            loop = asyncio.get_running_loop()
+            self._listener = await loop.create_server(
+                self.front, sock=sock, ssl=ssl_context, backlog=128
+            )
         except BaseException:
             # the app has started (webhook worker, HTTP client session): stop it again, so a
             # busy port reports only itself, without an "Unclosed client session" after it
@@ -156,10 +171,15 @@ class MockleServer:
             raise
 
     async def stop(self) -> None:
+        if self._listener is not None:  # no new connections from here on
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             server = self._runner.server
             handlers = list(server.connections) if server is not None else []
             transports = [h.transport for h in handlers if h.transport is not None]
+            if self.front is not None:  # connections the fast path still serves: idle now
+                transports += self.front.close_all()
             await self._runner.cleanup()
             self._runner = None
             # A TLS connection closed by the cleanup is still in its close_notify exchange,

@@ -104,8 +104,15 @@ def gateway(runtime: Runtime) -> Any:
         except web.HTTPException:
             raise
         except Exception:  # a bug: log it, record it, answer without details
-            log.exception("unhandled error in %s %s", request.method, request.path)
-            runtime.bugs.append(f"{request.method} {request.path}")
-            return error_response(500, "Internal Server Error", "mockle hit a bug; see its log")
+            return bug(runtime, request.method, request.path)
 
     return mockle_gateway
+
+
+def bug(runtime: Runtime, method: str, path: str) -> web.Response:
+    """The last resort's answer to a bug, from inside an ``except`` block: logged with its
+    traceback, counted in ``runtime.bugs`` (the pytest plugin fails the test), answered 500
+    without details."""
+    log.exception("unhandled error in %s %s", method, path)
+    runtime.bugs.append(f"{method} {path}")
+    return error_response(500, "Internal Server Error", "mockle hit a bug; see its log")

@@ -158,12 +158,26 @@ def _shown(raw: Any) -> Any:
     return value
 
 
+def _header_pairs(block: bytes) -> list[tuple[str, str]]:
+    """The header block of a request as sent (``Name: value`` lines, printable ASCII, as the
+    fast path takes it) as aiohttp's multidict holds it: names as written, values stripped."""
+    pairs = []
+    for line in block.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        pairs.append((name.decode("ascii"), value.strip(b" \t").decode("ascii")))
+    return pairs
+
+
 def _headers(headers: Any) -> dict[str, str]:
     if headers is None:
         return {}
-    pairs: Iterable[tuple[str, str]] = (
-        headers.items() if isinstance(headers, Mapping) else list(headers)
-    )
+    pairs: Iterable[tuple[str, str]]
+    if isinstance(headers, bytes):
+        pairs = _header_pairs(headers)
+    elif isinstance(headers, Mapping):
+        pairs = headers.items()
+    else:
+        pairs = list(headers)
     out: dict[str, str] = {}
     for key, value in pairs:
         name = str(key)
@@ -700,7 +714,7 @@ def account_of(request: web.Request) -> str | None:
 # -- middleware and routes --------------------------------------------------------------------
 
 
-def _kept(body: bytes) -> bytes:
+def kept(body: bytes) -> bytes:
     """What an entry keeps of a body: its first ``BODY_LIMIT`` bytes."""
     return body[:BODY_LIMIT] if len(body) > BODY_LIMIT else body
 
@@ -715,7 +729,7 @@ async def _request_body(request: web.Request) -> bytes:
         data = await request.read()  # the handler has read it already: this is its cached copy
     except Exception:  # too large or a broken stream: the handler already answered
         return b""
-    return _kept(data)
+    return kept(data)
 
 
 def is_upgrade(request: web.Request) -> bool:
@@ -726,7 +740,7 @@ def _response_body(resp: web.StreamResponse) -> bytes | None:
     body = resp.body if isinstance(resp, web.Response) else None
     if not isinstance(body, bytes):
         return None
-    return _kept(body)
+    return kept(body)
 
 
 _perf = time.perf_counter
@@ -744,18 +758,55 @@ async def answered(
     The path is the request target as the client sent it (``raw_path``: still percent-encoded,
     with its query string)."""
     ms = (_perf() - start) * 1000
+    reply: RestReply | None = None
     if type(resp) is RestResponse:  # SEND, CONVERSATION: the body the handler read
-        body = _kept(resp.request_body)
+        body: bytes | None = kept(resp.request_body)
+        reply = resp.reply
     else:
         body = await _request_body(request)
+        if target == "login":
+            body = mask_login_secrets(body)
     status = resp.status
-    entry = _record(journal, request, target, body, status, _response_body(resp), ms, None, False)
+    hint = resp.headers.get(HINT_HEADER) if status >= 400 else None
+    path, headers = request.raw_path, request.headers
+    account = account_of(request)
+    response = _response_body(resp)
+    entry = recorded(
+        journal, target, account, request.method, path, headers, body, status, response, ms
+    )
+    finish(entry, hint, reply)
+
+
+def recorded(
+    journal: Journal,
+    target: str,
+    account: str | None,
+    method: str,
+    path: str,
+    headers: Any,
+    body: bytes | None,
+    status: int,
+    response: bytes | None,
+    ms: float,
+) -> Entry:
+    """The entry of an answered request (``headers``: a mapping, pairs, or the header block as
+    sent, which is parsed only when someone reads the entry), not yet logged: the caller passes
+    it to :func:`finish`."""
+    return journal.record(
+        target, account, False, ms=ms, method=method, path=path, headers=headers, body=body,
+        status=status, response=response, error=None,
+    )  # fmt: skip
+
+
+def finish(entry: Entry, hint: str | None, reply: RestReply | None) -> None:
+    """Log an answered request's entry; a refusal with mockle's explanation (``hint``, the
+    x-mockle-hint header) keeps it in the entry and logs a warning, which shows at
+    ``--log-level warning`` too."""
     level = INFO
-    if status >= 400 and (hint := resp.headers.get(HINT_HEADER)) is not None:
-        entry.hint = hint  # the refusal's explanation: in the journal and in the log line,
-        level = WARNING  # which is then a warning (it shows at --log-level warning too)
+    if hint is not None:
+        entry.hint = hint
+        level = WARNING
     if REQUESTS.isEnabledFor(level):
-        reply = resp.reply if type(resp) is RestResponse else None
         logs.emit(REQUESTS, level, LogLine(entry, reply))
 
 

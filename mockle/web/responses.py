@@ -33,6 +33,19 @@ def with_hint(headers: dict[str, str], hint: str | None) -> dict[str, str]:
     return {**headers, HINT_HEADER: header_text(hint)}
 
 
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"  # what json_response() writes
+
+
+def rest_body(reply: RestReply) -> bytes:
+    """A Connector API answer's body as written (the generic route and the fast path)."""
+    return orjson.dumps(reply.body)
+
+
+def rest_headers(reply: RestReply) -> dict[str, str]:
+    """A Connector API answer's own headers (``x-mockle-hint`` among them), before aiohttp's."""
+    return with_hint(reply.headers, reply.hint)
+
+
 class RestResponse(web.Response):
     """A Connector API answer that keeps the core's reply and the request's body: the journal
     records the body the handler read and its log line reads the request the core parsed,
@@ -42,9 +55,9 @@ class RestResponse(web.Response):
 
     def __init__(self, reply: RestReply, request_body: bytes) -> None:
         super().__init__(
-            body=orjson.dumps(reply.body),
+            body=rest_body(reply),
             status=reply.status,
-            headers=with_hint(reply.headers, reply.hint),
+            headers=rest_headers(reply),
             content_type="application/json",
             charset="utf-8",
         )

@@ -89,30 +89,31 @@ async def _call(request: web.Request) -> RestCall | web.Response:
     )
 
 
+def connector_call(runtime: Runtime, target: str, call: RestCall) -> RestReply:
+    """The core's reply to a CONVERSATION (``target`` "conversation") or a SEND ("send"), its
+    effects handed to the hub: what both routes do, here and on the fast path
+    (:mod:`mockle.web.fastpath`)."""
+    if target == "send":
+        max_chars = runtime.settings.send_max_chars
+        reply, fx = connector.send(runtime.engine, call, max_chars=max_chars)
+    else:
+        reply, fx = connector.conversation(runtime.engine, call)
+    runtime.hub.dispatch(fx)
+    return reply
+
+
 async def conversation(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     call = await _call(request)
     if isinstance(call, web.Response):
         return call
-    reply, fx = connector.conversation(runtime.engine, call)
-    runtime.hub.dispatch(fx)
-    return _answer(reply, call.body)
+    return RestResponse(connector_call(request.app[RUNTIME], "conversation", call), call.body)
 
 
 async def send(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     call = await _call(request)
     if isinstance(call, web.Response):
         return call
-    reply, fx = connector.send(runtime.engine, call, max_chars=runtime.settings.send_max_chars)
-    runtime.hub.dispatch(fx)
-    return _answer(reply, call.body)
-
-
-def _answer(reply: RestReply, body: bytes) -> web.Response:
-    """The Connector API's answer; it keeps the core's reply and the request body for the
-    journal."""
-    return RestResponse(reply, body)
+    return RestResponse(connector_call(request.app[RUNTIME], "send", call), call.body)
 
 
 CONTENT_TYPES = {"PNG": "image/png", "JPG": "image/jpeg", "JPEG": "image/jpeg", "GIF": "image/gif"}

@@ -358,9 +358,7 @@ async def test_mockle_binds_to_loopback_unless_told_otherwise() -> None:
         probe = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         assert probe.getpeername()[0] == "127.0.0.1"
         probe.close()
-        runner = server._runner
-        assert runner is not None
-        assert [addr[0] for addr in runner.addresses] == ["127.0.0.1"]
+        assert [addr[0] for addr in server.addresses] == ["127.0.0.1"]
     assert settings_from(build_parser().parse_args(["serve", "--host", "0.0.0.0"]), {}).host == (
         "0.0.0.0"
     )
