@@ -397,3 +397,22 @@ async def test_over_sockets_keep_alive_hand_over_and_shutdown() -> None:
         await server.stop()
     assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # closed by the stop
     idle_writer.close()
+
+
+async def test_over_tls_the_fast_path_and_the_hand_over_work_alike() -> None:
+    server = MockleServer(Settings(port=0, agent="manual", tls=True))
+    await server.start()
+    try:
+        assert server.front is not None
+        ssl_context = server.client_ssl_context()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=ssl_context)
+        writer.write(request(SEND, b"{}"))
+        first = await read_answer(reader)
+        assert first.startswith(b"HTTP/1.1 401") and len(server.front.connections) == 1
+        writer.write(b"GET /_mockle/health HTTP/1.1\r\nHost: x\r\n\r\n" + request(SEND, b"{}"))
+        assert (await read_answer(reader)).startswith(b"HTTP/1.1 200")
+        assert _plain(await read_answer(reader)) == _plain(first)
+        assert len(server.front.connections) == 0
+        writer.close()
+    finally:
+        await server.stop()
