@@ -306,12 +306,17 @@ async def test_a_bug_is_answered_as_the_gateway_answers_it(
 # -- the connection: order, hand-over, back-pressure, shutdown ----------------------------------
 
 
+def on_fast_path(pair: tuple[MockleServer, MockleServer]) -> tuple[MockleServer, Wire]:
+    """The first twin and an in-memory connection to its fast path."""
+    fast = pair[0]
+    assert fast.front is not None
+    return fast, connect(fast.front())
+
+
 async def test_pipelined_requests_keep_their_order_across_the_hand_over(
     pair: tuple[MockleServer, MockleServer],
 ) -> None:
-    fast, _ = pair
-    assert fast.front is not None
-    wire = connect(fast.front())
+    fast, wire = on_fast_path(pair)
     health = b"GET /_mockle/health HTTP/1.1\r\nHost: x\r\n\r\n"
     wire.protocol.data_received(request(SEND, b"{}") + request(CONV, b"[]") + health)
     assert len(wire.answers()) == 2  # answered at once, before aiohttp takes over
@@ -329,9 +334,7 @@ async def test_pipelined_requests_keep_their_order_across_the_hand_over(
 async def test_a_head_in_pieces_is_answered_once_whole(
     pair: tuple[MockleServer, MockleServer],
 ) -> None:
-    fast, _ = pair
-    assert fast.front is not None
-    wire = connect(fast.front())
+    fast, wire = on_fast_path(pair)
     raw = request(SEND, b"{}")
     for i in range(len(raw) - 4):  # all but the head's last byte and the body
         wire.protocol.data_received(raw[i : i + 1])
@@ -343,9 +346,7 @@ async def test_a_head_in_pieces_is_answered_once_whole(
 async def test_a_full_write_buffer_holds_the_next_answer_back(
     pair: tuple[MockleServer, MockleServer],
 ) -> None:
-    fast, _ = pair
-    assert fast.front is not None
-    wire = connect(fast.front())
+    fast, wire = on_fast_path(pair)
     wire.full_at = 10  # the first answer fills it
     wire.protocol.data_received(request(SEND, b"{}") * 3)
     assert len(wire.answers()) == 1 and not wire.reading
@@ -356,10 +357,8 @@ async def test_a_full_write_buffer_holds_the_next_answer_back(
 async def test_an_armed_fault_sends_the_hot_routes_through_the_faults(
     pair: tuple[MockleServer, MockleServer],
 ) -> None:
-    fast, _ = pair
-    assert fast.front is not None
+    fast, wire = on_fast_path(pair)
     fast.runtime.world.faults.add({"target": "send", "status": 429, "times": 1})
-    wire = connect(fast.front())
     wire.protocol.data_received(request(SEND, b"{}"))
     answers = await wire.wait_answers(1)
     assert answers[0].startswith(b"HTTP/1.1 429")
