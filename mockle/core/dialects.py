@@ -9,10 +9,11 @@ the dialect of its request. These tables are the single place that knows the spe
 from __future__ import annotations
 
 import difflib
-import enum
+
+from mockle.core.keyenum import KeyEnum
 
 
-class Op(enum.Enum):
+class Op(KeyEnum):
     INIT_CONNECTION = "InitConnection"
     GET_CLOCK = "GetClock"
     KEEP_ALIVE = "KeepAlive"
@@ -36,7 +37,7 @@ class Op(enum.Enum):
     AGENT_REQUEST_CONVERSATION = "AgentRequestConversation"
 
 
-class Dialect(enum.Enum):
+class Dialect(KeyEnum):
     SHORT = "short"  # cm.X / ms.X / cqm.X / userprofile.X, also the Connector API names
     AMS = "ams"  # .ams.cm.X / .ams.ms.X / .ams.aam.X / .GetClock
 

@@ -10,12 +10,12 @@ Only the request handlers differ (:mod:`mockle.core.consumer_requests`,
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mockle.core.dialects import Dialect
+from mockle.core.keyenum import KeyEnum
 from mockle.core.model import CONSUMER, Conversation
 from mockle.core.tokens import TokenInfo, TokenKind
 
@@ -38,7 +38,7 @@ CLIENT_PROPERTY_FIELDS = (
 )
 
 
-class SocketRole(enum.Enum):
+class SocketRole(KeyEnum):
     """Who is at the other end of a UMS socket."""
 
     CONSUMER = "consumer"  # /ws_api/account/{acc}/messaging/consumer

@@ -14,7 +14,7 @@ its timers and :meth:`Ums.closed` at the end, and hands every returned :class:`E
 
 Ordering: the ``resp`` of a request is queued before every notification the request causes
 (the initial notification of a subscription, the echo of a published event), because the
-handler's effects are collected apart and appended after the ``resp``.
+``resp`` is put before the effects the handler asked for (a request that fails drops them).
 """
 
 from __future__ import annotations
@@ -242,11 +242,12 @@ class Ums(Listener):
             req = parse_request(doc)
             session.dialect = req.dialect
             handler = self._handler(session, req)
-            if req.op not in UNLIMITED and session.consumer_id is not None:
-                self.engine.rate_limiter.check(session.account, session.consumer_id)
-            inner = Effects()
-            body = handler(session, req, inner)
+            consumer_id = session.consumer_id
+            if consumer_id is not None and req.op not in UNLIMITED:
+                self.engine.rate_limiter.check(session.account, consumer_id)
+            body = handler(session, req, fx)  # fx is empty until the handler runs
         except errors.MockleError as exc:
+            fx = Effects()  # what the failed request asked for so far is dropped
             fx.frames.append((session.id, self.error_frame(session, rid, doc, exc)))
             if isinstance(exc, errors.AuthError) and _is_init(doc):
                 self.close(session, CloseCode.FRESH_TOKEN, exc.details, fx)
@@ -254,6 +255,7 @@ class Ums(Listener):
         except Exception:  # a bug: answered without details, recorded, the socket lives on
             log.exception("unhandled error on %s for %.200r", session.id, data)
             self.bugs += 1
+            fx = Effects()
             bug = frames.resp(
                 rid, 500, "mockle hit a bug; see its log", dialects.STRING_RESPONSE[session.dialect]
             )
@@ -261,8 +263,7 @@ class Ums(Listener):
             return fx
         code = dialects.response_code(req.op)
         resp_type = dialects.response_type(req.op, req.dialect)
-        fx.frames.append((session.id, frames.resp(rid, code, body, resp_type)))
-        fx.merge(inner)
+        fx.frames.insert(0, (session.id, frames.resp(rid, code, body, resp_type)))
         return fx
 
     def _handler(self, session: Session, req: Request) -> Handler:

@@ -40,7 +40,7 @@ class SocketHooks:
     def inbound(self, text: str) -> None:
         j = self.journal
         if j is not None:
-            j.ws_frame("in", text, self.session)
+            j.ws_frames("in", (text,), self.session)
 
     def outbound(self, frames: Sequence[dict[str, Any]]) -> None:
         """Frames queued for the client, in order (one journal call per batch)."""

@@ -1,17 +1,24 @@
 """One UMS WebSocket on the aiohttp side, for both roles: the hub's session object.
 
 Per socket: one reader loop, one writer task fed by a queue (frames keep their order, a close
-waits for the frames queued before it; a batch -- a ``resp`` and the notifications it caused --
-is one hand-off and one writer wake-up), and three timers -- idle (reset by any frame, pings
+waits for the frames queued before it), and three timers -- idle (reset by any frame, pings
 included), the InitConnection window (consumer sockets without a token), and the credential's
 expiry. The protocol itself is the core's (:class:`mockle.core.ums.Ums`); this module only
 moves frames and keeps time.
+
+A batch -- a ``resp`` and the notifications it caused -- is one hand-off. When nothing waits
+before it (the writer is idle, its queue empty, the transport's buffer empty) and the socket
+is not compressed, the batch is written at once, all its frames in one transport write
+(:func:`wire_frames`), with no writer wake-up; otherwise it is queued for the writer, which
+sends frame by frame through aiohttp (permessage-deflate, flow control). The bytes on the
+wire are the same either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections import deque
 from collections.abc import Sequence
 from contextlib import suppress
@@ -37,6 +44,31 @@ SHUTDOWN_WAIT_S = 5.0
 CLOSE_HANDSHAKE_S = 2.0
 MAX_REASON_BYTES = 123  # RFC 6455: the close reason fits in a control frame
 MAX_PENDING_FRAMES = 10_000  # a client this far behind is closed (1013), not buffered forever
+
+
+_FIN_TEXT = 0x81  # FIN, opcode 1 (text), no RSV bit: an uncompressed final text frame
+_HEAD_SHORT = struct.Struct("!BB").pack
+_HEAD_16 = struct.Struct("!BBH").pack
+_HEAD_64 = struct.Struct("!BBQ").pack
+
+
+def frame_head(size: int) -> bytes:
+    """The head of an unmasked (server) text frame with a ``size``-byte payload (RFC 6455
+    5.2): what aiohttp's writer puts before an uncompressed payload."""
+    if size < 126:
+        return _HEAD_SHORT(_FIN_TEXT, size)
+    if size < 65536:
+        return _HEAD_16(_FIN_TEXT, 126, size)
+    return _HEAD_64(_FIN_TEXT, 127, size)
+
+
+def wire_frames(payloads: Sequence[bytes]) -> bytes:
+    """Uncompressed text frames, one per payload, as one run of bytes for one transport write."""
+    parts: list[bytes] = []
+    for data in payloads:
+        parts.append(frame_head(len(data)))
+        parts.append(data)
+    return b"".join(parts)
 
 
 @dataclass(slots=True)
@@ -73,6 +105,7 @@ class UmsSocket:
         hooks: SocketHooks,
         timers: SocketTimers,
         clock: Clock,
+        transport: asyncio.Transport | None = None,
     ) -> None:
         self.ws = ws
         self.session = session
@@ -83,6 +116,8 @@ class UmsSocket:
         self.finished = asyncio.Event()
         self._queue: deque[dict[str, Any] | _Close | None] = deque()
         self._wake: asyncio.Future[None] | None = None  # the idle writer waits on it
+        self._transport = transport  # the connection's: batches written at once go to it
+        self._direct: asyncio.Transport | None = None  # set by the writer unless compressed
         self._closing = False
         self._loop = asyncio.get_running_loop()
         self._last = self._loop.time()
@@ -112,8 +147,35 @@ class UmsSocket:
             self._overflow()
             return
         self.hooks.outbound(frames)
+        if not queue and self._wake is not None and self._writable_now():
+            self._write_now(frames)
+            return
         queue.extend(frames)
         self._notify()
+
+    def _writable_now(self) -> bool:
+        """Whether a batch may skip the writer: the socket is uncompressed, aiohttp has not
+        begun a close, and the transport holds nothing unsent (no flow control to wait on)."""
+        transport = self._direct
+        return (
+            transport is not None
+            and not self.ws.closed
+            and not transport.is_closing()
+            and not transport.get_write_buffer_size()
+        )
+
+    def _write_now(self, frames: Sequence[dict[str, Any]]) -> None:
+        """Write a batch in one transport write (only when :meth:`_writable_now`)."""
+        assert self._direct is not None
+        self._direct.write(wire_frames([d for d in map(self._serialised, frames) if d]))
+
+    def _serialised(self, frame: dict[str, Any]) -> bytes | None:
+        """The frame's JSON (its UTF-8 bytes are the text frame's payload, as is)."""
+        try:
+            return orjson.dumps(frame)
+        except orjson.JSONEncodeError:  # a bug: never kill the socket for it
+            log.exception("%s: frame not serialisable", self.session.id)
+            return None
 
     def _push(self, item: _Close | None) -> None:
         self._queue.append(item)
@@ -210,6 +272,8 @@ class UmsSocket:
     async def _write(self) -> _Close | None:
         """Send queued frames in order; return the close request that ends the queue."""
         ws, queue, loop = self.ws, self._queue, self._loop
+        if not ws.compress:  # permessage-deflate frames go through aiohttp's writer
+            self._direct = self._transport
         while True:
             if not queue:
                 self._wake = wake = loop.create_future()
@@ -218,13 +282,11 @@ class UmsSocket:
             item = queue.popleft()
             if item is None or isinstance(item, _Close):
                 return item
-            try:
-                data = orjson.dumps(item)
-            except orjson.JSONEncodeError:  # a bug: never kill the socket for it
-                log.exception("%s: frame not serialisable", self.session.id)
+            data = self._serialised(item)
+            if data is None:
                 continue
             try:
-                await ws.send_frame(data, WSMsgType.TEXT)  # the JSON's UTF-8 bytes, as is
+                await ws.send_frame(data, WSMsgType.TEXT)
             except (ConnectionError, RuntimeError):  # the peer is gone
                 return None
 

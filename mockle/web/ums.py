@@ -65,7 +65,9 @@ async def _serve(
     hooks.transport = request.transport
     settings = runtime.settings
     timers = SocketTimers(settings.ws_idle_timeout, settings.ws_auth_timeout)
-    sock = UmsSocket(ws, session, world.ums, runtime.hub, hooks, timers, world.clock)
+    sock = UmsSocket(
+        ws, session, world.ums, runtime.hub, hooks, timers, world.clock, request.transport
+    )
     # registered before the handshake: a shutdown that begins while the client already sees
     # the 101 still finds this socket and closes it with 1001
     runtime.sockets.add(sock)

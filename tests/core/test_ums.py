@@ -1378,3 +1378,39 @@ def test_v2_ams_socket_gets_participants_as_role_maps(world: Harness, engine: En
     v3_snapshot = v3.send({"id": "y", "type": "cqm.SubscribeExConversations", "body": {}})[1]
     roles = v3_snapshot["body"]["changes"][0]["result"]["conversationDetails"]["participants"]
     assert {"id": agent.pid, "role": "ASSIGNED_AGENT"} in roles
+
+
+def test_a_request_that_fails_drops_what_its_handler_asked_for(
+    world: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resp goes before a request's effects; a handler that raises leaves none behind."""
+    from mockle.core import errors
+    from mockle.core.dialects import Op
+    from mockle.core.effects import Later
+    from mockle.core.sessions import SocketRole
+
+    sock = world.connect(world.signup())
+
+    def half_done(session: Session, req: Any, fx: Effects) -> str:
+        fx.frames.append((session.id, {"kind": "notification", "type": "half", "body": {}}))
+        fx.webhooks.append("job")
+        fx.later.append(Later(10, lambda fx: None))
+        fx.closes.append((session.id, 1000, "no"))
+        raise errors.RequestFailed("failed half way")
+
+    monkeypatch.setitem(world.ums.handlers[SocketRole.CONSUMER], Op.GET_CLOCK, half_done)
+    fx = world.ums.frame(sock.session, json.dumps({"kind": "req", "id": 7, "type": "GetClock"}))
+    assert [frame["kind"] for _, frame in fx.frames] == ["resp"]
+    assert fx.frames[0][1]["reqId"] == "7" and fx.frames[0][1]["code"] >= 400
+    assert (fx.webhooks, fx.later, fx.closes) == ([], [], [])
+
+    def works(session: Session, req: Any, fx: Effects) -> str:
+        fx.frames.append((session.id, {"kind": "notification", "type": "after", "body": {}}))
+        return "OK"
+
+    monkeypatch.setitem(world.ums.handlers[SocketRole.CONSUMER], Op.GET_CLOCK, works)
+    fx = world.ums.frame(sock.session, json.dumps({"kind": "req", "id": 8, "type": "GetClock"}))
+    assert [(frame["kind"], frame["type"]) for _, frame in fx.frames] == [
+        ("resp", "GetClockResponse"),
+        ("notification", "after"),
+    ]

@@ -340,6 +340,10 @@ async def test_a_client_too_far_behind_is_closed_1013(
     ws = await connect(client, headers={"Authorization": f"jwt {await signup(client)}"})
     assert (await ws.req({"id": "c", "type": "GetClock"}))["code"] == 200
     [server_side] = runtime(client).sockets
+    # a client that stopped reading: unsent bytes wait in the transport, so frames are queued
+    transport = server_side._transport
+    assert transport is not None
+    monkeypatch.setattr(transport, "get_write_buffer_size", lambda: 1 << 20)
     closing = asyncio.ensure_future(ws.closed())
     for i in range(20):  # synchronous: the writer cannot run in between, as with a stuck reader
         server_side.send_frame({"kind": "notification", "type": "x", "body": {"n": i}})
