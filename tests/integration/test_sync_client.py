@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import subprocess
 import sys
 import traceback
@@ -34,7 +35,10 @@ def test_a_client_used_without_with_leaves_no_warning_at_exit() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout == "ok\n"
-    assert out.stderr == ""  # no "Unclosed client session", no "Unclosed connector"
+    # no "Unclosed client session", no "Unclosed connector"; -X dev also reports a callback
+    # slower than 100 ms, which a loaded machine causes and which is not what this checks
+    slow = re.compile(r"Executing <.*> took [\d.]+ seconds$")
+    assert [line for line in out.stderr.splitlines() if not slow.match(line)] == []
 
 
 def test_close_is_idempotent_and_a_collected_client_closes_itself() -> None:
