@@ -36,6 +36,9 @@ class CoreConfig:
     ring_timeout_ms: int = 60_000
     max_closed_conversations: int = 100_000  # older closed conversations are forgotten
     max_events_per_conversation: int = 10_000  # a window of the newest events per conversation
+    # closed conversations are sealed (kept as untracked tuples, core/sealed.py) once this many
+    # later conversations have closed; a request for one thaws it
+    seal_closed_after: int = 1_000
 
 
 @dataclass(slots=True)

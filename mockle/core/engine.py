@@ -16,10 +16,11 @@ Invariants:
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Iterator
 from typing import Any
 
-from mockle.core import errors, render
+from mockle.core import errors, render, sealed
 from mockle.core.apps import AppRegistry
 from mockle.core.clock import Clock, Ids
 from mockle.core.effects import Actor, CoreConfig, Effects, Later, Listener
@@ -85,6 +86,8 @@ class Engine:
         # memory bounds: closed conversations oldest first, and the ids of forgotten ones
         self._closed: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._evicted: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # closed conversations still kept as objects, oldest first (see _seal_old)
+        self._unsealed: deque[tuple[str, str]] = deque()
         self.evictions = 0  # closed conversations forgotten since start
 
     # -- accounts and identities ------------------------------------------------------------
@@ -150,18 +153,60 @@ class Engine:
         """A conversation by id, on ``account`` or on any account."""
         if account is not None:
             acc = self.accounts.get(account)
-            return acc.conversations.get(conv_id) if acc is not None else None
+            if acc is None:
+                return None
+            conv = acc.conversations.get(conv_id)
+            return self._thaw(acc, conv) if isinstance(conv, bytes) else conv
         for acc in self.accounts.values():
             conv = acc.conversations.get(conv_id)
             if conv is not None:
-                return conv
+                return self._thaw(acc, conv) if isinstance(conv, bytes) else conv
         return None
 
     def conversation(self, account_id: str, conv_id: str) -> Conversation:
-        conv = self.account(account_id).conversations.get(conv_id)
+        acc = self.account(account_id)
+        conv = acc.conversations.get(conv_id)
         if conv is None:
             raise self.missing(account_id, conv_id, "conversation")
+        return self._thaw(acc, conv) if isinstance(conv, bytes) else conv
+
+    def conversations(self, account: Account, *, closed: bool = True) -> Iterator[Conversation]:
+        """The account's conversations (sealed closed ones as fresh copies, for reading; none
+        of them without ``closed``, which saves building them when they cannot match)."""
+        for conv in list(account.conversations.values()):
+            if not isinstance(conv, bytes):
+                if closed or conv.is_open:
+                    yield conv
+            elif closed:
+                yield sealed.thaw(conv)
+
+    # -- sealed closed conversations (core/sealed.py) ------------------------------------------
+
+    def _thaw(self, acc: Account, packed: sealed.Sealed) -> Conversation:
+        """A sealed conversation back as the one object every later request gets (sealed again
+        once ``seal_closed_after`` more conversations have closed)."""
+        conv = sealed.thaw(packed)
+        acc.conversations[conv.conv_id] = conv
+        for d in conv.dialogs:
+            acc.dialogs[d.dialog_id] = conv
+        self._unsealed.append((acc.account_id, conv.conv_id))
         return conv
+
+    def _seal_old(self) -> None:
+        """Seal the closed conversations beyond the newest ``seal_closed_after``: by then the
+        call that closed each, and what it scheduled, is long done with its object."""
+        while len(self._unsealed) > self.config.seal_closed_after:
+            account_id, conv_id = self._unsealed.popleft()
+            acc = self.accounts.get(account_id)
+            conv = acc.conversations.get(conv_id) if acc is not None else None
+            if acc is None or not isinstance(conv, Conversation) or conv.state != CLOSE:
+                continue  # forgotten, reset, already sealed, or open again
+            packed = sealed.seal(conv)
+            if packed is None:
+                continue  # holds what marshal cannot write: stays an object
+            acc.conversations[conv_id] = packed
+            for d in conv.dialogs:
+                acc.dialogs[d.dialog_id] = packed
 
     def forgotten(self, conv_id: str, account_id: str | None = None) -> bool:
         """Whether a conversation was closed and forgotten (``max_closed_conversations``)."""
@@ -189,9 +234,12 @@ class Engine:
 
     def dialog_of(self, actor: Actor, body: dict[str, Any]) -> tuple[Conversation, Dialog]:
         dialog_id = str(body["dialogId"])
-        conv = self.account(actor.account).dialogs.get(dialog_id)
+        acc = self.account(actor.account)
+        conv = acc.dialogs.get(dialog_id)
         if conv is None:
             raise self.missing(actor.account, dialog_id, "dialog", "$.body.dialogId")
+        if isinstance(conv, bytes):
+            conv = self._thaw(acc, conv)
         self.owned(actor, conv)
         conv_id = body.get("conversationId")
         if conv_id is not None and str(conv_id) != conv.conv_id:
@@ -414,6 +462,8 @@ class Engine:
         while len(self._closed) > self.config.max_closed_conversations:
             (account_id, old_id), _ = self._closed.popitem(last=False)
             self._evict(account_id, old_id)
+        self._unsealed.append((conv.account, conv.conv_id))
+        self._seal_old()
 
     def _evict(self, account_id: str, conv_id: str) -> None:
         """Forget a closed conversation (its consumer too, when nothing else holds it); a later
@@ -422,6 +472,8 @@ class Engine:
         conv = acc.conversations.pop(conv_id, None) if acc is not None else None
         if acc is None or conv is None:
             return
+        if isinstance(conv, bytes):
+            conv = sealed.thaw(conv)  # what the listeners are told about
         for d in conv.dialogs:
             acc.dialogs.pop(d.dialog_id, None)
         consumer = acc.consumers.get(conv.consumer_id)
@@ -443,8 +495,11 @@ class Engine:
             conversations += len(acc.conversations)
             consumers += len(acc.consumers)
             for conv in acc.conversations.values():
-                open_ += conv.is_open
-                events += len(conv.timeline)
+                if isinstance(conv, bytes):  # sealed: closed
+                    events += sealed.timeline_len(conv)
+                else:
+                    open_ += conv.is_open
+                    events += len(conv.timeline)
         return {
             "accounts": len(self.accounts),
             "conversations": conversations,
@@ -562,6 +617,7 @@ class Engine:
             self.accounts.clear()
             self._closed.clear()
             self._evicted.clear()
+            self._unsealed.clear()
         else:
             self.accounts.pop(account, None)
             for index in (self._closed, self._evicted):

@@ -58,6 +58,9 @@ def compact(data: bytes) -> bytes:
 # message audience, the v3 change item as compact JSON.
 Record = tuple[int | None, str, str, str, int, str, str, str, bytes]
 
+# A closed conversation sealed out of the GC-tracked heap (mockle.core.sealed): bytes.
+Sealed = bytes
+
 
 class StoredEvent:
     """One published event, read from its :data:`Record`. ``data`` is its v3 change item as
@@ -174,6 +177,11 @@ class EventWindow:
 
     def records(self) -> Iterable[Record]:
         return self._records
+
+    @property
+    def maxlen(self) -> int | None:
+        """How many events the window keeps (None: no bound)."""
+        return self._records.maxlen
 
 
 @dataclass(slots=True)
@@ -323,8 +331,10 @@ class Agent:
 class Account:
     account_id: str
     consumers: dict[str, Consumer] = field(default_factory=dict)
-    conversations: dict[str, Conversation] = field(default_factory=dict)
-    dialogs: dict[str, Conversation] = field(default_factory=dict)  # dialog id -> conversation
+    # open and recently closed conversations as objects, older closed ones sealed (read them
+    # through Engine.find / Engine.conversation / Engine.conversations, which thaw)
+    conversations: dict[str, Conversation | Sealed] = field(default_factory=dict)
+    dialogs: dict[str, Conversation | Sealed] = field(default_factory=dict)  # dialog id -> conv
     agents: dict[str, Agent] = field(default_factory=dict)  # pid -> agent
     logins: dict[str, Agent] = field(default_factory=dict)  # login name -> agent
     controller_id: str | None = None

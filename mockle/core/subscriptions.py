@@ -27,7 +27,7 @@ from mockle.core import dialects, frames, render
 from mockle.core.dialects import Dialect
 from mockle.core.effects import Effects, Listener
 from mockle.core.engine import Engine
-from mockle.core.model import CONSUMER, Conversation, Dialog, StoredEvent
+from mockle.core.model import CLOSE, CONSUMER, Conversation, Dialog, StoredEvent
 from mockle.core.sessions import EventSubscription, ExSubscription, Session
 
 MAX_SNAPSHOT = 1000  # conversations in the first notification of a subscription
@@ -191,7 +191,8 @@ class Subscriptions(Listener):
         if session.is_agent:
             _add(self._watchers, session.account, session.id, session)
         acc = self.engine.account(session.account)
-        found = [c for c in acc.conversations.values() if sub.in_snapshot(c)]
+        closed = sub.conv_state is None or CLOSE in sub.conv_state  # sealed ones are CLOSE
+        found = [c for c in self.engine.conversations(acc, closed=closed) if sub.in_snapshot(c)]
         found.sort(key=lambda c: c.start_ts)
         listed = found[:MAX_SNAPSHOT]
         changes = [{"type": "UPSERT", "result": self.result(c, sub.legacy)} for c in listed]

@@ -162,7 +162,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         conversation_json(engine, conv)
         for acc in accounts
         if acc is not None
-        for conv in acc.conversations.values()
+        for conv in engine.conversations(acc)
         if state is None or conv.state == state.upper()
     ]
     return json_response({"conversations": found})

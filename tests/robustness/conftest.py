@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
+from mockle.core import sealed
 from mockle.core.engine import Engine
 from mockle.core.model import CLOSE
 from mockle.core.tokens import lp_consumer_id
@@ -120,7 +121,7 @@ class Live:
         if acc is None:
             return None
         cid = lp_consumer_id(ACC, ext)
-        for conv in acc.conversations.values():
+        for conv in self.engine.conversations(acc):
             if conv.consumer_id == cid and conv.state == CLOSE:
                 return conv.conv_id
         return None
@@ -165,7 +166,8 @@ def _fingerprint(engine: Engine) -> list[Any]:
 
 
 def _conv_state(engine: Engine, conv_id: str, account: str = ACC) -> list[Any]:
-    conv = engine.accounts[account].conversations[conv_id]
+    stored = engine.accounts[account].conversations[conv_id]
+    conv = sealed.thaw(stored) if isinstance(stored, bytes) else stored  # read, not thawed in place
     return [
         conv.state,
         conv.stage,

@@ -15,6 +15,7 @@ import orjson
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from mockle.core import sealed
 from mockle.core.engine import Engine
 from mockle.core.model import CONSUMER
 
@@ -69,7 +70,8 @@ def state_violations(engine: Engine) -> list[str]:
     for acc_id, acc in engine.accounts.items():
         open_by_consumer: dict[str, list[str]] = {}
         indexed = 0
-        for conv_id, conv in acc.conversations.items():
+        for conv_id, stored in acc.conversations.items():
+            conv = sealed.thaw(stored) if isinstance(stored, bytes) else stored
             where = f"{acc_id}/{conv_id}"
             if conv.conv_id != conv_id:
                 bad.append(f"{where}: stored under another id ({conv.conv_id})")
@@ -83,7 +85,7 @@ def state_violations(engine: Engine) -> list[str]:
                 bad.append(f"{where}: the consumer is not in the MAIN dialog")
             for d in conv.dialogs:
                 indexed += 1
-                if acc.dialogs.get(d.dialog_id) is not conv:
+                if acc.dialogs.get(d.dialog_id) is not stored:
                     bad.append(f"{where}: dialog {d.dialog_id} is not indexed to it")
                 seqs = [e.sequence for e in d.events]
                 if seqs != list(range(d.first_sequence, d.next_sequence)):
@@ -101,8 +103,13 @@ def state_violations(engine: Engine) -> list[str]:
                 if opened:
                     bad.append(f"{acc_id}/{consumer_id}: open {opened[0]} is not remembered")
                 continue
-            conv = acc.conversations.get(pointer)
-            if conv is None or not conv.is_open or conv.consumer_id != consumer_id:
+            found = acc.conversations.get(pointer)
+            if (
+                found is None
+                or isinstance(found, bytes)  # sealed: closed
+                or not found.is_open
+                or found.consumer_id != consumer_id
+            ):
                 bad.append(f"{acc_id}/{consumer_id}: open_conversation {pointer} is not open")
     return bad
 

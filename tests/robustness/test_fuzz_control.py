@@ -182,7 +182,7 @@ def _seed(live: Live) -> None:
     """Keep two open conversations around (a reset or a close may have removed them)."""
     opened = live.call(
         lambda: sum(
-            c.is_open for a in live.engine.accounts.values() for c in a.conversations.values()
+            c.is_open for a in live.engine.accounts.values() for c in live.engine.conversations(a)
         )
     )
     for _ in range(max(0, 2 - opened)):
