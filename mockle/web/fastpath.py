@@ -52,7 +52,9 @@ _REQUEST_LINE = re.compile(
     rb"(?:\?[\x21-\x7e]*)?) HTTP/1\.1"
 )
 _PREFIX = b"POST /api/account/"
-_HEADER_LINES = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*\r\n)+")
+_FIELD_BYTES = bytes([9, *range(0x20, 0x7F)])  # what a header line may hold: tab, printable
+_TOKEN_BYTES = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_CRLFS = b"\r\n" * (MAX_HEAD // 2)
 _DECLINED = frozenset({b"transfer-encoding", b"content-encoding", b"expect", b"upgrade"})
 _SERVER_TAIL = f"\r\nServer: {SERVER_SOFTWARE}\r\n\r\n".encode()
 
@@ -83,12 +85,17 @@ def recognise(buf: bytes | bytearray, max_body: int) -> HotRequest | int | None:
     line = _REQUEST_LINE.fullmatch(buf, 0, line_end)
     if line is None or line_end == end:  # not a hot route, or no headers (no Content-Length)
         return None
-    if not _HEADER_LINES.fullmatch(buf, line_end + 2, end + 2):
-        return None
     block = bytes(buf[line_end + 2 : end])
+    fields = block.split(b"\r\n")
+    # one pass over the bytes: what is left once the printable ones and tabs are gone must be
+    # exactly the CRLFs between the lines (a lone CR or LF, a control byte, UTF-8: not hot)
+    if block.translate(None, _FIELD_BYTES) != _CRLFS[: 2 * (len(fields) - 1)]:
+        return None
     length = authorization = on_behalf = client_properties = None
-    for field in block.split(b"\r\n"):
-        name, _, raw = field.partition(b":")
+    for field in fields:
+        name, colon, raw = field.partition(b":")
+        if not colon or not name or name.translate(None, _TOKEN_BYTES):
+            return None  # no colon, an empty name, or not a token (an obs-fold among them)
         key = name.lower()
         if key in _DECLINED:
             return None
