@@ -36,31 +36,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gc_pauses import Pauses
+
 HERE = Path(__file__).resolve().parent
 ACCOUNT = "le-stored"
 _RSS: list[int] = []  # KiB at the start of the measured run
 
 
 class GcClock:
-    """Time spent in collections, and how many of each generation, since the last reset."""
+    """Time spent in collections (ns), and how many of each generation, since the last take
+    (the pauses ``gc_pauses.py`` records, summed)."""
 
     def __init__(self) -> None:
-        self.ns = 0
-        self.counts = [0, 0, 0]
-        self._start = 0
-        gc.callbacks.append(self._callback)
-
-    def _callback(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._start = time.thread_time_ns()
-        else:
-            self.ns += time.thread_time_ns() - self._start
-            self.counts[info["generation"]] += 1
+        self._pauses = Pauses()
 
     def take(self) -> tuple[int, list[int]]:
-        out = (self.ns, self.counts)
-        self.ns, self.counts = 0, [0, 0, 0]
-        return out
+        pauses = self._pauses.take()
+        return round(sum(map(sum, pauses)) * 1e6), [len(p) for p in pauses]
 
 
 def _send_body(conv_id: str, i: int) -> bytes:
