@@ -7,7 +7,7 @@ state looks on the wire lives in :mod:`mockle.core.render`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -151,37 +151,34 @@ class StoredEvent:
         return f"StoredEvent({self.record!r})"
 
 
-class EventWindow:
+class EventWindow(deque[Record]):
     """The newest ``maxlen`` stored events (all of them without a bound), kept as records and
-    read as :class:`StoredEvent` views: a full window forgets its oldest event."""
+    read as :class:`StoredEvent` views: a full window forgets its oldest event.
 
-    __slots__ = ("_records", "append")
+    It is the deque of records itself (one GC-tracked object per window, not a wrapper, its
+    deque and a bound ``append``): ``append`` is the deque's own, iterating and indexing give
+    views, :meth:`records` the records."""
+
+    __slots__ = ()
 
     def __init__(self, maxlen: int | None = None) -> None:
-        self._records: deque[Record] = deque(maxlen=maxlen)
-        #: add a record (the deque's own method: no Python call on the hot path)
-        self.append: Callable[[Record], None] = self._records.append
+        super().__init__((), maxlen)
 
-    def __len__(self) -> int:
-        return len(self._records)
+    def __iter__(self) -> Iterator[StoredEvent]:  # type: ignore[override]
+        return map(StoredEvent, deque.__iter__(self))
 
-    def __iter__(self) -> Iterator[StoredEvent]:
-        return map(StoredEvent, self._records)
+    def __reversed__(self) -> Iterator[StoredEvent]:  # type: ignore[override]
+        return map(StoredEvent, deque.__reversed__(self))
 
-    def __getitem__(self, index: int) -> StoredEvent:
-        return StoredEvent(self._records[index])
+    def __getitem__(self, index: int) -> StoredEvent:  # type: ignore[override]
+        return StoredEvent(deque.__getitem__(self, index))
 
     def after(self, skip: int) -> list[StoredEvent]:
         """The kept events but the first ``skip``."""
-        return list(map(StoredEvent, islice(self._records, skip, None)))
+        return list(map(StoredEvent, islice(deque.__iter__(self), skip, None)))
 
-    def records(self) -> Iterable[Record]:
-        return self._records
-
-    @property
-    def maxlen(self) -> int | None:
-        """How many events the window keeps (None: no bound)."""
-        return self._records.maxlen
+    def records(self) -> Iterator[Record]:
+        return deque.__iter__(self)
 
 
 @dataclass(slots=True)

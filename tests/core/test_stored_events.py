@@ -230,6 +230,18 @@ def test_the_window_reads_events_as_views() -> None:
     assert window[0] == made[2] and window[-1].change == made[4].change
     assert [e.sequence for e in window.after(1)] == [3, 4]
     assert window.after(5) == []
+    assert [e.sequence for e in reversed(window)] == [4, 3, 2]
+    assert list(window.records()) == [ev.record for ev in made[2:]]
+    assert window.maxlen == 3 and EventWindow().maxlen is None
+
+
+def test_a_window_is_one_tracked_object() -> None:
+    """The window is its deque (no wrapper, no bound method): what each dialog and each
+    conversation add to every collection's scan."""
+    gc.collect()
+    before = len(gc.get_objects())
+    windows = [EventWindow(10) for _ in range(1000)]
+    assert len(gc.get_objects()) - before == len(windows) + 1  # and the list that holds them
 
 
 # -- through the core: history, subscriptions and live events on both roles ----------------
