@@ -155,10 +155,9 @@ def answer(runtime: Runtime, request: HotRequest) -> bytes:
         entry = journaling.recorded(
             runtime.journal, request.target, request.call.account, "POST", request.path,
             request.headers, journaling.kept(request.call.body), status, journaling.kept(body),
-            ms,
+            ms, log=False,
         )  # fmt: skip
-        hint = headers.get(HINT_HEADER) if status >= 400 else None
-        journaling.finish(entry, hint, reply)
+        journaling.finish(entry, headers.get(HINT_HEADER), reply)
     except Exception:  # a bug: as the gateway answers one
         refused = bug(runtime, "POST", request.path.partition("?")[0])
         assert isinstance(refused.body, bytes)

@@ -760,21 +760,13 @@ async def answered(
     ms = (_perf() - start) * 1000
     reply: RestReply | None = None
     if type(resp) is RestResponse:  # SEND, CONVERSATION: the body the handler read
-        body: bytes | None = kept(resp.request_body)
+        body = kept(resp.request_body)
         reply = resp.reply
     else:
         body = await _request_body(request)
-        if target == "login":
-            body = mask_login_secrets(body)
-    status = resp.status
-    hint = resp.headers.get(HINT_HEADER) if status >= 400 else None
-    path, headers = request.raw_path, request.headers
-    account = account_of(request)
     response = _response_body(resp)
-    entry = recorded(
-        journal, target, account, request.method, path, headers, body, status, response, ms
-    )
-    finish(entry, hint, reply)
+    entry = _record(journal, request, target, body, resp.status, response, ms, log=False)
+    finish(entry, resp.headers.get(HINT_HEADER), reply)
 
 
 def recorded(
@@ -785,25 +777,30 @@ def recorded(
     path: str,
     headers: Any,
     body: bytes | None,
-    status: int,
+    status: int | None,
     response: bytes | None,
-    ms: float,
+    ms: float | None,
+    error: str | None = None,
+    log: bool = True,
 ) -> Entry:
-    """The entry of an answered request (``headers``: a mapping, pairs, or the header block as
-    sent, which is parsed only when someone reads the entry), not yet logged: the caller passes
-    it to :func:`finish`."""
+    """Record a LiveEngage request (``headers``: a mapping, pairs, or the header block as sent,
+    which is parsed only when someone reads the entry; a Login Service body without its
+    credentials). With ``log`` false the caller logs it later, by :func:`finish` or
+    :meth:`Journal.log`."""
+    if target == "login":
+        body = mask_login_secrets(body)
     return journal.record(
-        target, account, False, ms=ms, method=method, path=path, headers=headers, body=body,
-        status=status, response=response, error=None,
+        target, account, log, ms=ms, method=method, path=path, headers=headers, body=body,
+        status=status, response=response, error=error,
     )  # fmt: skip
 
 
 def finish(entry: Entry, hint: str | None, reply: RestReply | None) -> None:
-    """Log an answered request's entry; a refusal with mockle's explanation (``hint``, the
-    x-mockle-hint header) keeps it in the entry and logs a warning, which shows at
+    """Log an answered request's entry. ``hint`` is the answer's x-mockle-hint header: on a
+    refusal (status >= 400) the entry keeps it and the line is a warning, which shows at
     ``--log-level warning`` too."""
     level = INFO
-    if hint is not None:
+    if hint is not None and entry.status is not None and entry.status >= 400:
         entry.hint = hint
         level = WARNING
     if REQUESTS.isEnabledFor(level):
@@ -873,21 +870,11 @@ def _record(
     error: str | None = None,
     log: bool = True,
 ) -> Entry:
-    if target == "login":
-        body = mask_login_secrets(body)
-    return journal.record(
-        target,
-        account_of(request),
-        log,
-        ms=ms,
-        method=request.method,
-        path=request.raw_path,
-        headers=request.headers,
-        body=body,
-        status=status,
-        response=response,
-        error=error,
-    )
+    """:func:`recorded` for an aiohttp request (its account, method, raw path and headers)."""
+    return recorded(
+        journal, target, account_of(request), request.method, request.raw_path, request.headers,
+        body, status, response, ms, error, log,
+    )  # fmt: skip
 
 
 async def upgrade(journal: Journal, request: web.Request, handler: Any) -> web.StreamResponse:
