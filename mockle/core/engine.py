@@ -38,9 +38,9 @@ from mockle.core.model import (
     Consumer,
     Conversation,
     Dialog,
-    EventWindow,
     Participant,
     StoredEvent,
+    empty_window,
 )
 from mockle.core.payloads import (
     apply_request_fields,
@@ -284,30 +284,28 @@ class Engine:
             )
         now = self.clock.now_ms()
         conv_id = self.ids.uuid()
+        window = empty_window(self.config.max_events_per_conversation)  # shared until used
         conv = Conversation(
-            conv_id, consumer.account, consumer.consumer_id, now, now, channel=channel
+            conv_id,
+            consumer.account,
+            consumer.consumer_id,
+            now,
+            now,
+            channel=channel,
+            timeline=window,
         )
         apply_request_fields(conv, body)
         conv.client_properties = client_properties
-        conv.features = features_of(client_properties) | features_of(
-            body.get("conversationContext")
+        features, more = (
+            features_of(client_properties),
+            features_of(body.get("conversationContext")),
         )
+        conv.features = features | more if more else features  # none: the shared NO_FEATURES
         if client_properties and conv.context is not None:
             conv.context = {**conv.context, "clientProperties": client_properties}
-        me = Participant(consumer.consumer_id, CONSUMER)
-        conv.participants.append(me)
-        window = self.config.max_events_per_conversation
-        conv.timeline = EventWindow(window)
-        conv.dialogs.append(
-            Dialog(
-                conv_id,
-                "MAIN",
-                now,
-                now,
-                participants=[Participant(me.id, CONSUMER)],
-                events=EventWindow(window),
-            )
-        )
+        # one immutable tuple for the conversation and its dialog until either changes
+        conv.participants = me = (Participant(consumer.consumer_id, CONSUMER),)
+        conv.dialogs.append(Dialog(conv_id, "MAIN", now, now, participants=me, events=window))
         acc = self.account(consumer.account)
         acc.conversations[conv_id] = conv
         acc.dialogs[conv_id] = conv
@@ -397,8 +395,8 @@ class Engine:
             return
         controller = self.controller_id(conv.account)
         if conv.participant(controller) is None:
-            conv.participants.insert(0, Participant(controller, CONTROLLER))
-            dialog.participants.append(Participant(controller, CONTROLLER))
+            conv.participants = (Participant(controller, CONTROLLER), *conv.participants)
+            dialog.participants = (*dialog.participants, Participant(controller, CONTROLLER))
             self.changed(conv, fx)
         for text in self.config.auto_messages:
             event = {"type": "ContentEvent", "message": text, "contentType": "text/plain"}
@@ -409,20 +407,21 @@ class Engine:
     def add_participant(self, conv: Conversation, pid: str, role: str) -> None:
         """``pid`` joins as ``role`` (a suggestion for it becomes an active participant)."""
         if conv.participant(pid) is None:
-            conv.participants.insert(0, Participant(pid, role))
+            conv.participants = (Participant(pid, role), *conv.participants)
         now = self.clock.now_ms()
         for d in conv.dialogs:
             if d.state != OPEN:
                 continue
-            d.participants = [p for p in d.participants if p.id != pid or p.state != SUGGESTED]
-            if all(p.id != pid for p in d.participants):
-                d.participants.append(Participant(pid, role))
+            kept = tuple([p for p in d.participants if p.id != pid or p.state != SUGGESTED])
+            if all(p.id != pid for p in kept):
+                kept = (*kept, Participant(pid, role))
                 d.meta_ts = now
+            d.participants = kept
 
     def remove_participant(self, conv: Conversation, pid: str) -> None:
-        conv.participants = [p for p in conv.participants if p.id != pid]
+        conv.participants = tuple([p for p in conv.participants if p.id != pid])
         for d in conv.dialogs:
-            d.participants = [p for p in d.participants if p.id != pid]
+            d.participants = tuple([p for p in d.participants if p.id != pid])
 
     def suggest_agent(self, conv: Conversation, pid: str) -> None:
         """A transfer to an agent: the assigned agent leaves, and ``pid`` is the SUGGESTED
@@ -433,8 +432,8 @@ class Engine:
             self.remove_participant(conv, current)
         for d in conv.dialogs:
             if d.state == OPEN:
-                d.participants = [p for p in d.participants if p.state != SUGGESTED]
-                d.participants.append(Participant(pid, ASSIGNED_AGENT, SUGGESTED))
+                kept = [p for p in d.participants if p.state != SUGGESTED]
+                d.participants = (*kept, Participant(pid, ASSIGNED_AGENT, SUGGESTED))
                 d.meta_ts = self.clock.now_ms()
 
     def move_to_skill(self, conv: Conversation, skill: str) -> None:

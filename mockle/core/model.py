@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -27,6 +27,8 @@ CONTROLLER = "CONTROLLER"
 ACTIVE = "ACTIVE"  # participant states (a transfer to an agent makes it SUGGESTED first)
 SUGGESTED = "SUGGESTED"
 
+NO_FEATURES: frozenset[str] = frozenset()  # shared: a conversation without features adds none
+
 SEQUENCED_EVENTS = frozenset({"ContentEvent", "RichContentEvent", "AcceptStatusEvent"})
 
 # Documented TTR names -> seconds (protocol.md §8; the default PRIORITIZED/600 is what the
@@ -35,8 +37,11 @@ TTR_SECONDS = {"PRIORITIZED": 600, "NORMAL": 3600, "URGENT": 300, "CUSTOM": 600}
 DEFAULT_TTR = ("PRIORITIZED", 600)
 
 
-@dataclass(slots=True)
-class Participant:
+class Participant(NamedTuple):
+    """One participant of a conversation or dialog. Immutable, as the tuples of them that a
+    conversation and its dialogs hold (replaced, never changed, when someone joins or leaves):
+    a new conversation and its main dialog share one tuple and one participant."""
+
     id: str
     role: str
     state: str = ACTIVE
@@ -180,6 +185,52 @@ class EventWindow(deque[Record]):
     def records(self) -> Iterator[Record]:
         return deque.__iter__(self)
 
+    @property
+    def capacity(self) -> int | None:
+        """The events this window keeps (``None``: all of them)."""
+        return self.maxlen
+
+    def started(self) -> EventWindow:
+        """The window to add an event to: this one (see :class:`_NoEventsYet`)."""
+        return self
+
+
+class _NoEventsYet(EventWindow):
+    """The window of a dialog or conversation that has no event yet, shared by all of them
+    with the same capacity (:func:`empty_window`): a new conversation then allocates no deque
+    (two per conversation, ~600 bytes and one GC-tracked object each) until its first event,
+    when :meth:`started` gives the window of its own that the owner keeps from then on. It is
+    read like any empty window; it holds nothing (``maxlen`` 0) and refuses an ``append``, so
+    that no caller can add to the shared one by mistake (:meth:`Dialog.add` and
+    :meth:`Conversation.record` start a window first)."""
+
+    __slots__ = ("_capacity",)
+
+    def __init__(self, capacity: int | None) -> None:
+        super().__init__(0)
+        self._capacity = capacity
+
+    @property
+    def capacity(self) -> int | None:
+        return self._capacity
+
+    def started(self) -> EventWindow:
+        return EventWindow(self._capacity)
+
+    def append(self, record: Record) -> None:
+        raise TypeError("the shared empty event window takes no events: start one (started())")
+
+
+_EMPTY_WINDOWS: dict[int | None, EventWindow] = {}
+
+
+def empty_window(capacity: int | None = None) -> EventWindow:
+    """The shared empty window of ``capacity`` (see :class:`_NoEventsYet`)."""
+    window = _EMPTY_WINDOWS.get(capacity)
+    if window is None:
+        window = _EMPTY_WINDOWS[capacity] = _NoEventsYet(capacity)
+    return window
+
 
 @dataclass(slots=True)
 class Dialog:
@@ -189,12 +240,12 @@ class Dialog:
     meta_ts: int
     channel_type: str = "MESSAGING"
     state: str = OPEN
-    participants: list[Participant] = field(default_factory=list)
+    participants: tuple[Participant, ...] = ()
     end_ts: int | None = None
     closed_by: str | None = None
     closed_cause: str | None = None
     # the sequenced events, by sequence: a window of the newest (--max-events-per-conversation)
-    events: EventWindow = field(default_factory=EventWindow)
+    events: EventWindow = field(default_factory=empty_window)
     meta_data: dict[str, Any] | None = None
     sequenced: int = 0  # events ever sequenced in this dialog (the next sequence)
 
@@ -208,7 +259,10 @@ class Dialog:
         return self.sequenced - len(self.events)
 
     def add(self, record: Record) -> None:
-        self.events.append(record)  # a full window forgets its oldest event
+        events = self.events
+        if events.maxlen == 0:  # the shared empty window (_NoEventsYet): start one
+            events = self.events = events.started()
+        events.append(record)  # a full window forgets its oldest event
         self.sequenced += 1
 
     def events_from(self, sequence: int) -> list[StoredEvent]:
@@ -230,17 +284,17 @@ class Conversation:
     stage: str = OPEN
     close_reason: str | None = None
     end_ts: int | None = None
-    participants: list[Participant] = field(default_factory=list)  # newest first
+    participants: tuple[Participant, ...] = ()  # newest first
     dialogs: list[Dialog] = field(default_factory=list)
     campaign_info: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
     csat: dict[str, Any] | None = None
     client_properties: dict[str, Any] | None = None
-    features: frozenset[str] = frozenset()
+    features: frozenset[str] = NO_FEATURES
     channel: str = "connector"  # which path opened it: "connector", "ums", "control"
     consumer_messages: int = 0
     # every event, chat states too: a window of the newest (--max-events-per-conversation)
-    timeline: EventWindow = field(default_factory=EventWindow)
+    timeline: EventWindow = field(default_factory=empty_window)
     timeline_total: int = 0  # events ever added to the timeline (the next cursor)
 
     @property
@@ -270,7 +324,10 @@ class Conversation:
         return None
 
     def record(self, record: Record) -> None:
-        self.timeline.append(record)
+        timeline = self.timeline
+        if timeline.maxlen == 0:  # the shared empty window (_NoEventsYet): start one
+            timeline = self.timeline = timeline.started()
+        timeline.append(record)
         self.timeline_total += 1
 
     def timeline_from(self, cursor: int) -> list[StoredEvent]:

@@ -7,18 +7,20 @@ from typing import Any
 import orjson
 
 from mockle.core.jsondoc import too_deep
-from mockle.core.model import TTR_SECONDS, Conversation
+from mockle.core.model import NO_FEATURES, TTR_SECONDS, Conversation
 
 
 def features_of(props: Any) -> frozenset[str]:
+    """The ``features`` of client properties or a conversation context (none: the shared
+    :data:`~mockle.core.model.NO_FEATURES`, so that a conversation without any adds no set)."""
     if not isinstance(props, dict):
-        return frozenset()
+        return NO_FEATURES
     feats = props.get("features")
     if isinstance(feats, str):
         return frozenset({feats})
     if isinstance(feats, list):
-        return frozenset(f for f in feats if isinstance(f, str))
-    return frozenset()
+        return frozenset(f for f in feats if isinstance(f, str)) or NO_FEATURES
+    return NO_FEATURES
 
 
 def apply_request_fields(conv: Conversation, body: dict[str, Any]) -> None:

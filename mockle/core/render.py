@@ -51,7 +51,7 @@ def change_item(
     return item
 
 
-def _participants(parts: list[Participant]) -> list[dict[str, Any]]:
+def _participants(parts: tuple[Participant, ...]) -> list[dict[str, Any]]:
     return [{"id": p.id, "role": p.role} for p in parts]
 
 
@@ -119,7 +119,7 @@ def conversation_result(conv: Conversation) -> dict[str, Any]:
     }
 
 
-def _by_role(parts: list[Participant], name: Callable[[str], str]) -> dict[str, list[str]]:
+def _by_role(parts: tuple[Participant, ...], name: Callable[[str], str]) -> dict[str, list[str]]:
     roles: dict[str, list[str]] = {}
     for p in parts:
         roles.setdefault(p.role, []).append(name(p.id))

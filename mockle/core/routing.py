@@ -24,7 +24,7 @@ reach ``SubscribeAgentsState`` subscriptions as ``.ams.routing.AgentStateNotific
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -51,6 +51,7 @@ RING_WEIGHT = 1.0
 FINISHED_RINGS = 10_000  # rings of completed tasks remembered for a late UpdateRingState
 
 Key = tuple[str, str]  # (account, id)
+NOBODY: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True, eq=False)
@@ -71,8 +72,10 @@ class Task:
     conv_id: str
     consumer_id: str
     skill_id: str
-    rings: list[Ring] = field(default_factory=list)
-    declined: set[str] = field(default_factory=set)  # agents that rejected or let it expire
+    # Replaced, not changed, when a ring is added or an agent declines: most tasks wait with
+    # neither, and the shared empty values then add no GC-tracked list or set to each one.
+    rings: tuple[Ring, ...] = ()
+    declined: frozenset[str] = NOBODY  # agents that rejected or let it expire
     completed: bool = False
 
     def waiting(self) -> Ring | None:
@@ -246,7 +249,7 @@ class Routing(Listener):
 
     def _decline(self, task: Task, ring: Ring, state: str, fx: Effects) -> None:
         ring.state = state
-        task.declined.add(ring.agent_pid)
+        task.declined |= {ring.agent_pid}
         self._notify_ring(task, ring, fx)
         self._route(task, fx)
 
@@ -270,10 +273,13 @@ class Routing(Listener):
     def _route(self, task: Task, fx: Effects) -> None:
         if task.completed or task.waiting() is not None:
             return
+        routable = self.subs.routable(task.account)
+        if not routable:  # no agent takes rings on the account (the usual connector test)
+            return
         conv = self.engine.find(task.conv_id, task.account)
         if conv is None:
             return
-        pid = self._choose(task, conv)
+        pid = self._choose(task, conv, routable)
         if pid is None:
             return
         now = self.engine.clock.now_ms()
@@ -282,16 +288,17 @@ class Routing(Listener):
             now += 1
             ring_id = f"{task.conv_id}_{task.account}_{now}"
         ring = Ring(ring_id, pid, now, now + self.ring_timeout_ms)
-        task.rings.append(ring)
+        task.rings += (ring,)
         self._rings[(task.account, ring_id)] = task
         self._notify_ring(task, ring, fx)
         fx.later.append(Later(self.ring_timeout_ms, partial(self._expire, task.account, ring_id)))
 
-    def _choose(self, task: Task, conv: Conversation) -> str | None:
+    def _choose(self, task: Task, conv: Conversation, routable: list[str]) -> str | None:
+        """The agent to ring among ``routable`` (the account's agents subscribed to rings)."""
         acc = self.engine.account(task.account)
         target = suggested_agent(conv)
         best: tuple[int, int, str] | None = None
-        for order, pid in enumerate(self.subs.routable(task.account)):
+        for order, pid in enumerate(routable):
             agent = acc.agents.get(pid)
             if agent is None or pid in task.declined:
                 continue
@@ -358,7 +365,7 @@ class Routing(Listener):
         if not new_skill and not new_target:
             return
         task.skill_id = skill
-        task.declined.clear()
+        task.declined = NOBODY
         if ring is not None:
             ring.state = CANCELLED
             self._notify_ring(task, ring, fx)

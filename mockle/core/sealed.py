@@ -1,10 +1,10 @@
 """Closed conversations kept out of the GC-tracked heap: a conversation as one bytes object.
 
-A kept closed conversation as objects is ~14 objects the cyclic collector tracks (the
-conversation, its dialog, three lists, two participants, two event windows with their deques
-and bound methods, a frozenset), and each full collection visits every record in its windows.
-At the 100,000 closed conversations ``--max-closed-conversations`` keeps by default that is
-1.4M tracked objects and a full collection of ~0.9 s (``benchmarks/gc_pauses.py``).
+A kept closed conversation as objects is several objects the cyclic collector tracks (the
+conversation, its dialog, the list of dialogs, participants, its event windows), and each full
+collection visits every record in its windows. At the 100,000 closed conversations
+``--max-closed-conversations`` keeps by default that was 1.4M tracked objects and a full
+collection of ~0.9 s (``benchmarks/gc_pauses.py``, when one was 14 objects).
 
 :func:`seal` turns a conversation into one ``bytes`` (:mod:`marshal` of a tuple of its fields:
 participants as ``(id, role, state)``, the event windows as tuples of their
@@ -25,25 +25,25 @@ import marshal
 from typing import Any
 
 from mockle.core.model import (
+    NO_FEATURES,
     Conversation,
     Dialog,
     EventWindow,
     Participant,
     Record,
     Sealed,
+    empty_window,
 )
 
 __all__ = ["Sealed", "seal", "thaw"]
 
-NO_FEATURES: frozenset[str] = frozenset()
 
-
-def _people(participants: list[Participant]) -> tuple[tuple[str, str, str], ...]:
+def _people(participants: tuple[Participant, ...]) -> tuple[tuple[str, str, str], ...]:
     return tuple([(p.id, p.role, p.state) for p in participants])
 
 
 def _window(window: EventWindow) -> tuple[tuple[Record, ...], int | None]:
-    return tuple(list(window.records())), window.maxlen
+    return tuple(list(window.records())), window.capacity
 
 
 def _seal_dialog(d: Dialog) -> tuple[Any, ...]:
@@ -102,8 +102,10 @@ def _fields(conv: Conversation) -> tuple[Any, ...]:
 
 
 def _thaw_window(packed: tuple[tuple[Record, ...], int | None]) -> EventWindow:
-    records, maxlen = packed
-    window = EventWindow(maxlen)
+    records, capacity = packed
+    if not records:
+        return empty_window(capacity)
+    window = EventWindow(capacity)
     for record in records:
         window.append(record)
     return window
@@ -117,7 +119,7 @@ def _thaw_dialog(t: tuple[Any, ...]) -> Dialog:
         t[3],
         channel_type=t[4],
         state=t[5],
-        participants=[Participant(*p) for p in t[6]],
+        participants=tuple([Participant(*p) for p in t[6]]),
         end_ts=t[7],
         closed_by=t[8],
         closed_cause=t[9],
@@ -143,7 +145,7 @@ def thaw(packed: Sealed) -> Conversation:
         stage=t[9],
         close_reason=t[10],
         end_ts=t[11],
-        participants=[Participant(*p) for p in t[12]],
+        participants=tuple([Participant(*p) for p in t[12]]),
         dialogs=[_thaw_dialog(d) for d in t[13]],
         campaign_info=t[14],
         context=t[15],

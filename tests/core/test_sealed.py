@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from mockle.core import sealed
 from mockle.core.effects import CoreConfig
-from mockle.core.model import Conversation, Dialog, EventWindow, Participant, StoredEvent
+from mockle.core.model import (
+    Conversation,
+    Dialog,
+    EventWindow,
+    Participant,
+    StoredEvent,
+    empty_window,
+)
 
 from .agentside import ACCOUNT, Stage, content, request_conversation
 
@@ -20,7 +27,7 @@ from .agentside import ACCOUNT, Stage, content, request_conversation
 def state(value: Any) -> Any:
     """Everything a model object holds, as plain data (event windows as their records)."""
     if isinstance(value, EventWindow):
-        return ("window", value.maxlen, list(value.records()))
+        return ("window", value.capacity, list(value.records()))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (type(value).__name__,) + tuple(
             (f.name, state(getattr(value, f.name))) for f in dataclasses.fields(value)
@@ -49,14 +56,18 @@ participants = st.lists(
         st.sampled_from(["ACTIVE", "SUGGESTED"]),
     ),
     max_size=3,
-)
+).map(tuple)
 optional_ints = st.none() | st.integers(0, 2**40)
 
 
 @st.composite
 def windows(draw: st.DrawFn) -> EventWindow:
-    window = EventWindow(draw(st.none() | st.integers(1, 5)))
-    for i in range(draw(st.integers(0, 8))):
+    capacity = draw(st.none() | st.integers(1, 5))
+    count = draw(st.integers(0, 8))
+    if count == 0 and draw(st.booleans()):
+        return empty_window(capacity)  # a window that never had an event: the shared one
+    window = EventWindow(capacity)
+    for i in range(count):
         ev = StoredEvent.make(
             draw(st.none() | st.integers(0, 100)),
             "me",

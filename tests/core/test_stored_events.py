@@ -14,12 +14,14 @@ import tracemalloc
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockle.core import dialects, frames, render, webhooks
+from mockle.core.clock import FakeClock, Ids
 from mockle.core.dialects import Dialect
-from mockle.core.effects import Effects, Listener
+from mockle.core.effects import CoreConfig, Effects, Listener
 from mockle.core.model import (
     ASSIGNED_AGENT,
     CONSUMER,
@@ -27,9 +29,12 @@ from mockle.core.model import (
     Dialog,
     EventWindow,
     StoredEvent,
+    empty_window,
 )
+from mockle.core.tokens import TokenInfo, TokenKind
+from mockle.core.world import World
 
-from .agentside import ACCOUNT, Sock, Stage, request_conversation
+from .agentside import ACCOUNT, Sock, Stage, content, request_conversation
 
 # -- the dict path (the reference) ------------------------------------------------------------
 
@@ -242,6 +247,43 @@ def test_a_window_is_one_tracked_object() -> None:
     before = len(gc.get_objects())
     windows = [EventWindow(10) for _ in range(1000)]
     assert len(gc.get_objects()) - before == len(windows) + 1  # and the list that holds them
+
+
+def test_a_new_conversation_shares_the_empty_window_until_its_first_event() -> None:
+    stage = Stage(CoreConfig(agent_mode="manual", max_events_per_conversation=50))
+    consumer = stage.consumer()
+    first = stage.engine.conversation(ACCOUNT, request_conversation(consumer))
+    other = stage.engine.conversation(ACCOUNT, request_conversation(stage.consumer()))
+    shared = empty_window(50)
+    assert first.timeline is shared and first.main.events is shared and other.timeline is shared
+    assert len(shared) == 0 and shared.capacity == 50 and list(shared) == []
+    with pytest.raises(TypeError):
+        shared.append(first.timeline.records)  # type: ignore[arg-type]
+    consumer.ok("ms.PublishEvent", content(first.conv_id, "hi", "ms.PublishEvent")["body"])
+    assert first.main.events is not shared and first.timeline is not shared
+    assert first.main.events.capacity == first.main.events.maxlen == 50
+    assert [e.event["message"] for e in first.main.events] == ["hi"]
+    assert len(shared) == 0 and other.main.events is shared  # the others keep sharing it
+
+
+def test_an_open_conversation_adds_seven_tracked_objects() -> None:
+    """An open conversation with its new consumer and routing task (nobody takes it): the
+    conversation, its dialog, the list of dialogs, the participants' tuple and participant both
+    share, the consumer and the routing task. Windows, features, rings and declined agents are
+    shared empty values until used (the collector scans every tracked object of the heap)."""
+    engine = World.build(CoreConfig(agent_mode="manual"), clock=FakeClock(), ids=Ids(7)).engine
+
+    def one(i: int) -> None:
+        info = TokenInfo(TokenKind.CONSUMER_JWS, ACCOUNT, f"{i:064x}", {}, None, f"ext-{i}")
+        engine.request_conversation(engine.consumer(info), {}, Effects())
+
+    one(-1)  # the account, and whatever a first conversation sets up once
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(200):
+        one(i)
+    gc.collect()
+    assert len(gc.get_objects()) - before == 7 * 200
 
 
 # -- through the core: history, subscriptions and live events on both roles ----------------
