@@ -42,6 +42,9 @@ class Dialect(KeyEnum):
     AMS = "ams"  # .ams.cm.X / .ams.ms.X / .ams.aam.X / .GetClock
 
 
+SHORT, AMS = Dialect.SHORT, Dialect.AMS  # for hot paths (see keyenum.py)
+
+
 # Every spelling a client may send -> (operation, dialect).
 _SPELLINGS: dict[Op, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Op.INIT_CONNECTION: (("InitConnection",), (".InitConnection",)),
@@ -196,7 +199,7 @@ def response_type(op: Op, dialect: Dialect) -> str:
     pair = _RESPONSES.get(op)
     if pair is None:
         return STRING_RESPONSE[dialect]
-    return pair[0] if dialect is Dialect.SHORT else pair[1]
+    return pair[0] if dialect is SHORT else pair[1]
 
 
 def response_code(op: Op) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from mockle.core import dialects, render
-from mockle.core.dialects import Dialect
+from mockle.core.dialects import AMS, Dialect
 from mockle.core.model import StoredEvent
 
 
@@ -65,7 +65,7 @@ def with_originator(data: bytes, old: str, new: str) -> bytes:
 def messaging(events: list[StoredEvent], dialect: Dialect) -> dict[str, Any]:
     """A ``ms.MessagingEventNotification`` of stored events, their change items embedded as
     stored (``.ams`` dialect: with ``originatorPid``)."""
-    if dialect is Dialect.AMS:
+    if dialect is AMS:
         changes = [
             orjson.Fragment(with_key(ev.data, "originatorPid", ev.originator_id)) for ev in events
         ]

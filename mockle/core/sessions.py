@@ -45,6 +45,9 @@ class SocketRole(KeyEnum):
     AGENT = "agent"  # /ws_api/account/{acc}/messaging/brand/{bearer}
 
 
+CONSUMER_ROLE, AGENT_ROLE = SocketRole.CONSUMER, SocketRole.AGENT  # for hot paths (keyenum.py)
+
+
 # -- subscriptions ------------------------------------------------------------------------------
 
 
@@ -151,7 +154,7 @@ class Session:
 
     @property
     def is_agent(self) -> bool:
-        return self.role is SocketRole.AGENT
+        return self.role is AGENT_ROLE
 
     @property
     def participant_id(self) -> str | None:
@@ -160,11 +163,11 @@ class Session:
 
     @property
     def consumer_id(self) -> str | None:
-        return self.participant_id if self.role is SocketRole.CONSUMER else None
+        return self.participant_id if self.role is CONSUMER_ROLE else None
 
     @property
     def agent_id(self) -> str | None:
-        return self.participant_id if self.role is SocketRole.AGENT else None
+        return self.participant_id if self.role is AGENT_ROLE else None
 
     @property
     def token_kind(self) -> TokenKind | None:
