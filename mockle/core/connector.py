@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mockle.core import errors, fields, render
-from mockle.core.dialects import Op, lookup
+from mockle.core.dialects import Dialect, Op, lookup
 from mockle.core.engine import Actor, Effects, Engine, parse_client_properties
 from mockle.core.jsondoc import load_json
 from mockle.core.model import CONSUMER, Consumer
@@ -33,6 +33,11 @@ SEND_TYPES = (
     "ms.GenerateURLForDownloadFile",
 )
 BEARER = ("bearer",)  # the Connector API's tokens come bare or as "Bearer <token>"
+# the two requests a CONVERSATION batch starts with: operation, type name, JSON path
+FIRST_TWO = (
+    (Op.SET_USER_PROFILE, "userprofile.SetUserProfile", "$[0]"),
+    (Op.REQUEST_CONVERSATION, "cm.ConsumerRequestConversation", "$[1]"),
+)
 SEND_OPS = frozenset(
     {
         Op.PUBLISH_EVENT,
@@ -181,23 +186,28 @@ def _parse_batch(doc: Any) -> list[Request]:
             f"cm.ConsumerRequestConversation); got {len(doc)}",
             where="$",
         )
-    expected = (
-        (Op.SET_USER_PROFILE, "userprofile.SetUserProfile"),
-        (Op.REQUEST_CONVERSATION, "cm.ConsumerRequestConversation"),
-    )
-    for i, (op, name) in enumerate(expected):
+    # the first two must be SetUserProfile and ConsumerRequestConversation, both checked
+    # before either is validated; each type is looked up once (parse_request reuses it)
+    found_types: list[tuple[Op, Dialect] | None] = []
+    for i, (op, name, _) in enumerate(FIRST_TWO):
         item = doc[i]
         type_name = item.get("type") if isinstance(item, dict) else None
         found = lookup(type_name) if isinstance(type_name, str) else None
         if found is not None and found[0] is not op:
             raise errors.InvalidRequest(
-                f"request {i + 1} must be {name}, got {item['type']!r} "
+                f"request {i + 1} must be {name}, got {type_name!r} "
                 "(order: userprofile.SetUserProfile, then cm.ConsumerRequestConversation)",
                 where=f"$[{i}].type",
             )
+        found_types.append(found)
     reqs = []
-    for i, item in enumerate(doc):
-        if i >= 2 and isinstance(item, dict) and isinstance(item.get("body"), dict):
+    for (_, _, prefix), found, item in zip(FIRST_TWO, found_types, doc, strict=False):  # doc[:2]
+        reqs.append(parse_request(item, prefix=prefix, found=found))
+    if len(doc) == 2:  # the common batch: nothing follows
+        return reqs
+    for i in range(2, len(doc)):
+        item = doc[i]
+        if isinstance(item, dict) and isinstance(item.get("body"), dict):
             body = item["body"]
             if (
                 item.get("type") in ("ms.PublishEvent", ".ams.ms.PublishEvent")

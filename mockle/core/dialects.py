@@ -9,6 +9,7 @@ the dialect of its request. These tables are the single place that knows the spe
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 from mockle.core.keyenum import KeyEnum
 
@@ -170,9 +171,9 @@ AGENT_STATE_NOTIFICATION = {
 ACCEPTED_CODE: dict[Op, int] = {Op.SET_AGENT_STATE: 202, Op.UPDATE_RING_STATE: 202}
 
 
-def lookup(type_name: str) -> tuple[Op, Dialect] | None:
-    """The operation and dialect of a request type name, or ``None`` if unknown."""
-    return TYPES.get(type_name)
+lookup: Callable[[str], tuple[Op, Dialect] | None] = TYPES.get
+"""The operation and dialect of a request type name, or ``None`` if unknown (the table's own
+``get``, called directly: a request looks its type up once or twice, socket frames too)."""
 
 
 _AMS_NAMES = tuple(sorted(name for name in TYPES if name.startswith(".")))

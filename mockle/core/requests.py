@@ -54,35 +54,53 @@ class Request:
 
 def request_id(frame: object) -> str | None:
     """The request id as a string (numbers are echoed as strings), if there is one."""
-    if isinstance(frame, dict):
-        rid = frame.get("id")
-        if isinstance(rid, str):
-            return rid
-        if isinstance(rid, int | float) and not isinstance(rid, bool):
-            return str(int(rid)) if float(rid).is_integer() else str(rid)
+    return _id_text(frame.get("id")) if isinstance(frame, dict) else None
+
+
+def _id_text(rid: object) -> str | None:
+    """A frame's ``id`` value as :func:`request_id` gives it."""
+    if isinstance(rid, str):
+        return rid
+    if isinstance(rid, int | float) and not isinstance(rid, bool):
+        return str(int(rid)) if float(rid).is_integer() else str(rid)
     return None
 
 
-def parse_request(frame: object, *, prefix: str = "$", schemas: SchemaSet | None = None) -> Request:
-    """Validate one request frame and return it normalised; :class:`InvalidRequest` if not."""
-    schemas = schemas or SchemaSet.default()
-    if not isinstance(frame, dict):
-        raise errors.InvalidRequest(
-            f"a request must be a JSON object, got {_json_type(frame)}", where=prefix
-        )
-    type_name = frame.get("type")
-    if not isinstance(type_name, str):
-        schemas.validate(ENVELOPE_SCHEMA, frame, prefix=prefix)
-        raise errors.InvalidRequest("'type' is a required property", where=prefix)
-    found = dialects.lookup(type_name)
+def parse_request(
+    frame: Any,
+    *,
+    prefix: str = "$",
+    schemas: SchemaSet | None = None,
+    found: tuple[Op, Dialect] | None = None,
+) -> Request:
+    """Validate one request frame and return it normalised; :class:`InvalidRequest` if not.
+
+    ``found``: what :func:`dialects.lookup` gave for the frame's ``type``, when the caller has
+    already looked it up (the frame is then an object whose type is a known name), so that
+    it is not looked up twice."""
     if found is None:
-        raise _unknown_type(type_name, prefix)
+        if not isinstance(frame, dict):
+            raise errors.InvalidRequest(
+                f"a request must be a JSON object, got {_json_type(frame)}", where=prefix
+            )
+        type_name = frame.get("type")
+        if not isinstance(type_name, str):
+            (schemas or SchemaSet.default()).validate(ENVELOPE_SCHEMA, frame, prefix=prefix)
+            raise errors.InvalidRequest("'type' is a required property", where=prefix)
+        found = dialects.lookup(type_name)
+        if found is None:
+            raise _unknown_type(type_name, prefix)
+    else:
+        type_name = frame["type"]
     op, dialect = found
-    schemas.validate(REQUEST_SCHEMAS[op], frame, prefix=prefix)
+    (schemas or SchemaSet.default()).validate(REQUEST_SCHEMAS[op], frame, prefix=prefix)
     body = frame.get("body")
     if body is None:
         body = {}
-    return Request(request_id(frame), type_name, op, dialect, body, frame.get("metadata"), frame)
+    rid = frame.get("id")
+    if rid.__class__ is not str:  # a string id (the common case) is kept as it is
+        rid = _id_text(rid)
+    return Request(rid, type_name, op, dialect, body, frame.get("metadata"), frame)
 
 
 def conversation_id_of(body: object) -> str | None:

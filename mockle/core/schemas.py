@@ -246,8 +246,11 @@ class SchemaSet:
         ``where`` is the JSON path of the offending value, with its leading ``$`` replaced
         by ``prefix`` (e.g. ``"$[1]"`` for the second request of a batch).
         """
+        fast = self._fast.get(name)  # compiled already (every call but the first): no call
         try:
-            if self._fast_validator(name).is_valid(doc):
+            if fast is None:
+                fast = self._fast_validator(name)
+            if fast.is_valid(doc):
                 return
         except (ValueError, TypeError, OverflowError):  # e.g. integers beyond 64 bits
             pass

@@ -257,6 +257,19 @@ def test_another_consumers_conversation_is_401_and_untouched(engine: Engine) -> 
             "$[1].type",
             "unknown request type",
         ),
+        (  # both types are checked before either request is validated
+            [
+                {"id": "1", "type": "userprofile.SetUserProfile", "body": 5},
+                {"id": "2", "type": "userprofile.SetUserProfile"},
+            ],
+            "$[1].type",
+            "must be cm.ConsumerRequestConversation",
+        ),
+        (
+            [{"id": "1", "type": "userprofile.SetUserProfile", "body": 5}, {"id": "2"}],
+            "$[0].body",
+            "",
+        ),
         (
             [
                 {"id": "1", "type": "userprofile.SetUserProfile"},
