@@ -152,15 +152,17 @@ def conversation(engine: Engine, call: RestCall) -> tuple[RestReply, Effects]:
     except errors.RequestFailed as exc:
         status, hint = 400, exc.hint
         items.append(render.rest_failed(_rid(reqs[1]), exc.message))
-    actor = Actor(call.account, consumer.consumer_id, CONSUMER, props)
-    for req in reqs[2:]:
-        if conv_id is not None and isinstance(req.body, dict) and req.body.get("dialogId") == "":
-            req.body = {**req.body, "dialogId": conv_id}
-        try:
-            items.append(render.rest_ok(_rid(req), _dispatch(engine, consumer, actor, req, fx)))
-        except errors.MockleError as exc:
-            status, hint = 400, hint or exc.hint
-            items.append(render.rest_failed(_rid(req), exc.message))
+    if len(reqs) > 2:  # requests follow (the common batch has none: no Actor built for it)
+        actor = Actor(call.account, consumer.consumer_id, CONSUMER, props)
+        for req in reqs[2:]:
+            body = req.body
+            if conv_id is not None and isinstance(body, dict) and body.get("dialogId") == "":
+                req.body = {**body, "dialogId": conv_id}
+            try:
+                items.append(render.rest_ok(_rid(req), _dispatch(engine, consumer, actor, req, fx)))
+            except errors.MockleError as exc:
+                status, hint = 400, hint or exc.hint
+                items.append(render.rest_failed(_rid(req), exc.message))
     reply = RestReply(
         status,
         items,
