@@ -46,11 +46,13 @@ class Hub:
         sessions = self.sessions
         # consecutive frames for one session go in one hand-off (a ``resp`` and the
         # notification it caused: one journal call, one writer wake-up); the order of the
-        # frames, across sessions too, is the order of fx.frames
-        for session_id, run in groupby(fx.frames, _session_of):
-            s = sessions.get(session_id)
-            if s is not None:
-                s.send_frames([frame for _, frame in run])
+        # frames, across sessions too, is the order of fx.frames. A Connector API call
+        # without sockets to tell has none: no groupby is built for it.
+        if fx.frames:
+            for session_id, run in groupby(fx.frames, _session_of):
+                s = sessions.get(session_id)
+                if s is not None:
+                    s.send_frames([frame for _, frame in run])
         if fx.webhooks and self.webhook_sink is not None:
             self.webhook_sink(fx.webhooks)
         for later in fx.later:
