@@ -5,7 +5,8 @@ stores (metadata, conversation context, client properties) a few levels down ins
 notifications, webhooks and control API answers. A document nested deeper than
 :data:`MAX_DEPTH` is therefore refused when it arrives, rather than failing later where no
 client can be told why. The depth walk runs only when the raw text holds more than
-:data:`MAX_DEPTH` brackets, so ordinary requests pay one ``bytes.count`` per bracket kind.
+:data:`MAX_DEPTH` brackets, so ordinary requests pay one ``bytes.count`` per bracket kind, and
+a text too short to hold that many pairs not even those.
 """
 
 from __future__ import annotations
@@ -34,9 +35,16 @@ def load_json(raw: bytes | str, what: str = "body") -> Any:
     return doc
 
 
+# Nesting deeper than MAX_DEPTH takes MAX_DEPTH + 1 opening brackets and as many closing
+# ones: a shorter text (most requests) cannot, and is not even counted.
+_SHORTEST_TOO_DEEP = 2 * (MAX_DEPTH + 1)
+
+
 def too_deep(doc: Any, raw: bytes | str | None = None) -> bool:
     """Whether ``doc`` nests more than :data:`MAX_DEPTH` levels (``raw``: its text, a hint)."""
-    if (raw is not None and _brackets(raw) <= MAX_DEPTH) or not isinstance(doc, dict | list):
+    if raw is not None and (len(raw) < _SHORTEST_TOO_DEEP or _brackets(raw) <= MAX_DEPTH):
+        return False
+    if not isinstance(doc, dict | list):
         return False
     stack: list[tuple[Any, int]] = [(doc, 1)]
     while stack:
