@@ -12,16 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mockle.core import errors, fields, render
-from mockle.core.dialects import Dialect, Op, lookup
+from mockle.core.dialects import PUBLISH_EVENT, Dialect, Op, lookup
 from mockle.core.engine import Actor, Effects, Engine, parse_client_properties
 from mockle.core.jsondoc import load_json
 from mockle.core.model import CONSUMER, Consumer
 from mockle.core.requests import Request, conversation_id_of, parse_request
 from mockle.core.tokens import (
+    APP_JWT,
+    CONSUMER_JWS,
     SENTINEL_ISSUER,
     TokenInfo,
     TokenInvalid,
-    TokenKind,
 )
 
 SEND_TYPES = (
@@ -90,7 +91,7 @@ def verify_app_jwt(engine: Engine, account: str, authorization: str | None) -> T
         info = engine.tokens.verify_header(authorization, BEARER)
     except TokenInvalid as exc:
         raise errors.invalid_app_jwt(str(exc)) from None
-    if info.kind is not TokenKind.APP:
+    if info.kind is not APP_JWT:
         raise errors.invalid_app_jwt(f"a {info.kind.value} was given where an AppJWT belongs")
     if not info.account or info.claims.get("iss") != SENTINEL_ISSUER:
         raise errors.missing_parameter("the AppJWT lacks the 'aud' account or the Sentinel 'iss'")
@@ -106,7 +107,7 @@ def verify_consumer(engine: Engine, account: str, on_behalf: str | None) -> Cons
         info = engine.tokens.verify_header(on_behalf, BEARER)
     except TokenInvalid as exc:
         raise errors.invalid_consumer_jws(str(exc)) from None
-    if info.kind is not TokenKind.CONSUMER_JWS:
+    if info.kind is not CONSUMER_JWS:
         raise errors.invalid_consumer_jws(
             f"a {info.kind.value} was given where a ConsumerJWS belongs"
         )
@@ -295,7 +296,7 @@ def _is_file(req: Request) -> bool:
 
 
 def _dispatch(engine: Engine, consumer: Consumer, actor: Actor, req: Request, fx: Effects) -> Any:
-    if req.op is Op.PUBLISH_EVENT:
+    if req.op is PUBLISH_EVENT:  # the usual SEND first
         return {"sequence": engine.publish(actor, req.body, fx, metadata=req.metadata)}
     if req.op is Op.UPDATE_CONVERSATION_FIELD:
         return {"msg": fields.update(engine, actor, req.body, fx)}

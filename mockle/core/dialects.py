@@ -44,6 +44,7 @@ class Dialect(KeyEnum):
 
 
 SHORT, AMS = Dialect.SHORT, Dialect.AMS  # for hot paths (see keyenum.py)
+PUBLISH_EVENT = Op.PUBLISH_EVENT  # SEND's usual operation, for hot paths (see keyenum.py)
 
 
 # Every spelling a client may send -> (operation, dialect).

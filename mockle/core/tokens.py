@@ -44,6 +44,9 @@ class TokenKind(enum.Enum):
     AGENT = "agent bearer"
 
 
+APP_JWT, CONSUMER_JWS = TokenKind.APP, TokenKind.CONSUMER_JWS  # for hot paths (see keyenum.py)
+
+
 @dataclass(slots=True)
 class TokenInfo:
     """What a verified token says."""
