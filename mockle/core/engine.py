@@ -49,7 +49,7 @@ from mockle.core.payloads import (
     parse_client_properties,
 )
 from mockle.core.ratelimit import RateLimiter
-from mockle.core.tokens import TokenInfo, TokenKind, TokenService
+from mockle.core.tokens import CONSUMER_JWS, TokenInfo, TokenService
 
 __all__ = [
     "Actor",
@@ -103,7 +103,7 @@ class Engine:
         acc = self.account(info.account)
         c = acc.consumers.get(info.subject)
         if c is None:
-            kind = "connector" if info.kind is TokenKind.CONSUMER_JWS else "signup"
+            kind = "connector" if info.kind is CONSUMER_JWS else "signup"
             c = acc.consumers[info.subject] = Consumer(
                 info.account, info.subject, kind, info.ext_id
             )
