@@ -47,8 +47,10 @@ MAX_HEAD = 8190  # aiohttp's limit for a request line or a header: a longer head
 KEEPALIVE_TIMEOUT = 3630.0  # s; aiohttp's RequestHandler closes an idle connection after this
 WAIT = 0  # recognise(): the request is not whole yet
 
+# the account: printable ASCII without / % ? # (aiohttp refuses a control byte, DEL or a
+# non-ASCII byte in a path with a 400; a percent-encoded one is its to decode)
 _REQUEST_LINE = re.compile(
-    rb"POST (/api/account/([^/%?#\s]+)/messaging/consumer/conversation(/send)?"
+    rb"POST (/api/account/([^/%?#\x00-\x20\x7f-\xff]+)/messaging/consumer/conversation(/send)?"
     rb"(?:\?[\x21-\x7e]*)?) HTTP/1\.1"
 )
 _PREFIX = b"POST /api/account/"

@@ -117,6 +117,15 @@ def test_anything_else_goes_to_aiohttp(raw: bytes) -> None:
     assert recognise(raw, 1000) is None
 
 
+@pytest.mark.parametrize("account", [b"le\x01fast", b"le\x7ffast", b"caf\xc3\xa9", b"le\x1f"])
+def test_an_account_aiohttp_refuses_goes_to_aiohttp(account: bytes) -> None:
+    """aiohttp answers a control byte, DEL or a non-ASCII byte in the path with a 400; the
+    recogniser once answered the first two itself and raised on the third."""
+    raw = HOT.replace(ACCOUNT.encode(), account)
+    assert recognise(raw, 1000) is None
+    assert recognise(raw[: raw.index(b"\r\n") + 2], 1000) is None  # already with its line
+
+
 # -- byte for byte the generic path's answer ------------------------------------------------------
 
 
