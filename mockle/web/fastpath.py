@@ -57,8 +57,26 @@ _PREFIX = b"POST /api/account/"
 _FIELD_BYTES = bytes([9, *range(0x20, 0x7F)])  # what a header line may hold: tab, printable
 _TOKEN_BYTES = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CRLFS = b"\r\n" * (MAX_HEAD // 2)
-_DECLINED = frozenset({b"transfer-encoding", b"content-encoding", b"expect", b"upgrade"})
 _SERVER_TAIL = f"\r\nServer: {SERVER_SOFTWARE}\r\n\r\n".encode()
+
+# what recognise() does with a header, by its lowered name: one dict lookup instead of a chain
+# of comparisons. Every key is a token, so a name found here needs no token check of its own;
+# the common names a client sends that mean nothing here are listed as _OTHER for that reason.
+_OTHER, _DECLINE, _LENGTH, _CONNECTION, _AUTHORIZATION, _ON_BEHALF, _CLIENT_PROPERTIES = range(7)
+_ACTIONS = {
+    b"transfer-encoding": _DECLINE,
+    b"content-encoding": _DECLINE,
+    b"expect": _DECLINE,
+    b"upgrade": _DECLINE,
+    b"content-length": _LENGTH,
+    b"connection": _CONNECTION,
+    b"authorization": _AUTHORIZATION,
+    b"x-lp-on-behalf": _ON_BEHALF,
+    b"client-properties": _CLIENT_PROPERTIES,
+    **dict.fromkeys(
+        [b"host", b"content-type", b"user-agent", b"accept", b"accept-encoding"], _OTHER
+    ),
+}
 
 
 @dataclass(slots=True)
@@ -72,52 +90,55 @@ class HotRequest:
     size: int  # bytes of the connection's buffer this request took
 
 
-def recognise(buf: bytes | bytearray, max_body: int) -> HotRequest | int | None:
-    """The hot request at the start of ``buf``; :data:`WAIT` if its head may be one but is not
-    whole yet; ``None`` if aiohttp must take the connection (see the module's docstring; also a
-    body that has not arrived whole with its head)."""
-    end = buf.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
-    line_end = buf.find(b"\r\n", 0, MAX_HEAD + 2)
-    if end < 0:  # not whole yet: wait, unless what is there already says it is not hot
-        if len(buf) >= MAX_HEAD + 4 or not buf.startswith(_PREFIX[: len(buf)]):
-            return None
-        if line_end >= 0 and _REQUEST_LINE.fullmatch(buf, 0, line_end) is None:
-            return None
-        return WAIT
-    line = _REQUEST_LINE.fullmatch(buf, 0, line_end)
+def recognise(buf: bytes, max_body: int, at: int = 0) -> HotRequest | int | None:
+    """The hot request at ``buf[at:]``; :data:`WAIT` if its head may be one but is not whole
+    yet; ``None`` if aiohttp must take the connection (see the module's docstring; also a body
+    that has not arrived whole with its head). ``buf`` is bytes, not a bytearray: its slices
+    are the request's fields and body as they are."""
+    end = buf.find(b"\r\n\r\n", at, at + MAX_HEAD + 4)
+    if end < 0:
+        return _unfinished(buf, at)
+    line_end = buf.find(b"\r\n", at, end + 2)  # found: the CRLFCRLF's first CRLF at the latest
+    line = _REQUEST_LINE.fullmatch(buf, at, line_end)
     if line is None or line_end == end:  # not a hot route, or no headers (no Content-Length)
         return None
-    block = bytes(buf[line_end + 2 : end])
+    block = buf[line_end + 2 : end]
     fields = block.split(b"\r\n")
     # one pass over the bytes: what is left once the printable ones and tabs are gone must be
     # exactly the CRLFs between the lines (a lone CR or LF, a control byte, UTF-8: not hot)
     if block.translate(None, _FIELD_BYTES) != _CRLFS[: 2 * (len(fields) - 1)]:
         return None
     length = authorization = on_behalf = client_properties = None
+    action_of = _ACTIONS.get
     for field in fields:
         name, colon, raw = field.partition(b":")
-        if not colon or not name or name.translate(None, _TOKEN_BYTES):
-            return None  # no colon, an empty name, or not a token (an obs-fold among them)
-        key = name.lower()
-        if key in _DECLINED:
+        if not colon:
             return None
-        if key == b"content-length":
+        action = action_of(name.lower())
+        if action is None:  # a name of no meaning here: it must still be a token
+            if not name or name.translate(None, _TOKEN_BYTES):
+                return None  # an empty name, or not a token (an obs-fold among them)
+        elif action == _OTHER:
+            pass
+        elif action == _AUTHORIZATION:
+            if authorization is None:  # a header given twice: the first, as aiohttp's get()
+                authorization = raw.strip(b" \t").decode("ascii")
+        elif action == _ON_BEHALF:
+            if on_behalf is None:
+                on_behalf = raw.strip(b" \t").decode("ascii")
+        elif action == _LENGTH:
             raw = raw.strip(b" \t")
             if length is not None or not raw.isdigit() or len(raw) > 18:
                 return None
             length = int(raw)
-        elif key == b"connection":
-            if raw.strip(b" \t").lower() != b"keep-alive":
-                return None
-        elif key == b"authorization":
-            if authorization is None:  # a header given twice: the first, as aiohttp's get()
-                authorization = raw.strip(b" \t").decode("ascii")
-        elif key == b"x-lp-on-behalf":
-            if on_behalf is None:
-                on_behalf = raw.strip(b" \t").decode("ascii")
-        elif key == b"client-properties":
+        elif action == _CLIENT_PROPERTIES:
             if client_properties is None:
                 client_properties = raw.strip(b" \t").decode("ascii")
+        elif action == _CONNECTION:
+            if raw.strip(b" \t").lower() != b"keep-alive":
+                return None
+        else:  # _DECLINE
+            return None
     if length is None or length > max_body:
         return None
     size = end + 4 + length
@@ -126,10 +147,20 @@ def recognise(buf: bytes | bytearray, max_body: int) -> HotRequest | int | None:
     account = line.group(2).decode("ascii")
     if account in (".", ".."):
         return None
-    body = bytes(buf[end + 4 : size])
-    call = RestCall(account, authorization, on_behalf, client_properties, body)
+    call = RestCall(account, authorization, on_behalf, client_properties, buf[end + 4 : size])
     target = "send" if line.group(3) else "conversation"
-    return HotRequest(target, line.group(1).decode("ascii"), block, call, size)
+    return HotRequest(target, line.group(1).decode("ascii"), block, call, size - at)
+
+
+def _unfinished(buf: bytes, at: int) -> int | None:
+    """recognise() for a head not whole yet: :data:`WAIT` while what is there may still
+    become a hot head, else ``None``."""
+    if len(buf) - at >= MAX_HEAD + 4 or not buf.startswith(_PREFIX[: len(buf) - at], at):
+        return None
+    line_end = buf.find(b"\r\n", at, at + MAX_HEAD + 2)
+    if line_end >= 0 and _REQUEST_LINE.fullmatch(buf, at, line_end) is None:
+        return None
+    return WAIT
 
 
 def head(status: int, headers: dict[str, str], length: int) -> bytes:
@@ -196,10 +227,13 @@ class FastConnection(asyncio.Protocol):
 
     __slots__ = ("front", "transport", "_buf", "_paused", "_last", "_idle")
 
+    # _buf holds what has arrived and is not answered yet, as bytes: a request that comes in one
+    # piece (the usual case) is read from the data as received, with no copy into a buffer
+
     def __init__(self, front: FastFront) -> None:
         self.front = front
         self.transport: asyncio.Transport | None = None
-        self._buf = bytearray()
+        self._buf = b""
         self._paused = False  # the transport's write buffer is full: answer nothing more
         self._last = 0.0
         self._idle: asyncio.TimerHandle | None = None
@@ -223,8 +257,7 @@ class FastConnection(asyncio.Protocol):
             self._idle = None
 
     def data_received(self, data: bytes) -> None:
-        self._buf += data
-        self._serve()
+        self._serve(self._buf + data if self._buf else data)
 
     def eof_received(self) -> bool | None:
         return None  # the transport closes: a head cut short was not a request yet
@@ -238,26 +271,30 @@ class FastConnection(asyncio.Protocol):
         self._paused = False
         if self.transport is not None:
             self.transport.resume_reading()
-            self._serve()
+            self._serve(self._buf)
 
-    def _serve(self) -> None:
-        """Answer the whole hot requests at the head of the buffer, in order; hand the
-        connection over at the first that is not one."""
-        front, buf = self.front, self._buf
-        runtime = front.runtime
+    def _serve(self, data: bytes) -> None:
+        """Answer the whole hot requests at the head of ``data`` (what is buffered and what
+        came), in order; keep what is left, or hand the connection over at the first request
+        that is not hot."""
+        runtime = self.front.runtime
         max_body = runtime.settings.max_body_size
-        while buf and not self._paused and self.transport is not None:
-            request = recognise(buf, max_body) if not runtime.world.faults else None
+        at = 0  # each request is read where it starts: no copy of the rest per request
+        while at < len(data) and not self._paused and self.transport is not None:
+            request = recognise(data, max_body, at) if not runtime.world.faults else None
             if request is None:
                 transport = self.transport
+                self._buf = data[at:]
                 self._forget()  # aiohttp tracks the connection from now on
                 self._hand_over(transport)
                 return
             if not isinstance(request, HotRequest):  # WAIT: the rest has not arrived
-                return
-            del buf[: request.size]
+                break
+            at += request.size
             self.transport.write(answer(runtime, request))
-        self._last = asyncio.get_running_loop().time()
+        else:
+            self._last = asyncio.get_running_loop().time()
+        self._buf = data[at:]
 
     def _hand_over(self, transport: asyncio.Transport) -> Any:
         """aiohttp's handler, which serves ``transport`` from now on, starting with what is
@@ -268,7 +305,7 @@ class FastConnection(asyncio.Protocol):
         if self._paused:
             transport.resume_reading()
             handler.pause_writing()
-        data, self._buf = bytes(self._buf), bytearray()
+        data, self._buf = self._buf, b""
         if data:
             handler.data_received(data)
         return handler

@@ -117,6 +117,61 @@ def test_anything_else_goes_to_aiohttp(raw: bytes) -> None:
     assert recognise(raw, 1000) is None
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"POST {SEND} HTTP/1.1\r\n\r\n".encode(),  # an empty header block
+        HOT.replace(b"Host: 127.0.0.1", b"Host: 127.0.0.1\r"),  # a lone CR before a CRLF
+        HOT.replace(b"Host: 127.0.0.1", b"Host: 127\r.0.0.1"),  # a lone CR inside a value
+        HOT.replace(b"Host: 127.0.0.1", b"Host: 127\n.0.0.1"),  # a lone LF inside a value
+        HOT.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\n"),  # a line ended by LF alone
+        HOT.replace(b"Host: 127.0.0.1\r\n", b"\nHost: 127.0.0.1\r\n"),  # LF after a CRLF
+        HOT.replace(b"Host:", b"Ho\rst:"),  # a lone CR inside a name
+        HOT.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\n"),  # the request line ended by LF alone
+        HOT.replace(b"?v=3", b"?v=\r3"),  # a lone CR in the request line
+        HOT.replace(b"Content-Length: 2", b"content-length:2\r\nCONTENT-LENGTH: 2"),
+        HOT.replace(b"Host: 127.0.0.1", b"Connection: keep-alive, close"),
+        HOT.replace(b"Host: 127.0.0.1", b"Authorization"),  # a known name with no colon
+        HOT.replace(b"Host: 127.0.0.1", b": x"),  # an empty name
+    ],
+)
+def test_lone_line_ends_and_odd_fields_go_to_aiohttp(raw: bytes) -> None:
+    assert recognise(raw, 1000) is None
+
+
+@pytest.mark.parametrize("cut", [b"HTTP/1.1\r", b"HTTP/1.1\r\n", b"127.0.0.1\r\n", b"jws\r\n"])
+def test_a_head_cut_at_a_line_end_waits(cut: bytes) -> None:
+    assert recognise(HOT[: HOT.index(cut) + len(cut)], 1000) == WAIT
+
+
+def test_a_head_with_a_lone_lf_waits_until_it_is_whole() -> None:
+    """Not whole yet, a head is only judged by its request line (as aiohttp gets it whole)."""
+    raw = HOT.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\n")
+    assert recognise(raw[: raw.index(b"Authorization")], 1000) == WAIT
+    assert recognise(raw, 1000) is None
+    no_end = HOT.replace(b"\r\n\r\n", b"\r\n\n\r\n")  # LF CRLF is not the end of a head
+    assert recognise(no_end, 1000) == WAIT
+
+
+def test_crlfcrlf_in_the_body_is_the_body_s() -> None:
+    body = b'{"a":"\r\n\r\n"}'
+    found = recognise(request(SEND, body) + b"POST", 1000)
+    assert isinstance(found, HotRequest) and found.call.body == body
+    assert found.size == len(request(SEND, body))
+
+
+def test_a_request_after_another_in_the_same_data() -> None:
+    """``at``: the request that starts where the one before it ended, as _serve reads a
+    pipelined batch, without a copy of the rest."""
+    first, second = request(CONV, b"[]"), request(SEND + "?v=3", b"{}", ("Authorization", "a"))
+    found = recognise(first + second, 1000, len(first))
+    assert isinstance(found, HotRequest) and found.target == "send"
+    assert (found.size, found.call.body, found.call.authorization) == (len(second), b"{}", "a")
+    assert found.headers.startswith(b"Host: ") and type(found.call.body) is bytes
+    assert recognise(first + second[:-1], 1000, len(first)) is None  # its body cut short
+    assert recognise(first + second[:20], 1000, len(first)) == WAIT
+
+
 @pytest.mark.parametrize("account", [b"le\x01fast", b"le\x7ffast", b"caf\xc3\xa9", b"le\x1f"])
 def test_an_account_aiohttp_refuses_goes_to_aiohttp(account: bytes) -> None:
     """aiohttp answers a control byte, DEL or a non-ASCII byte in the path with a 400; the
@@ -350,6 +405,23 @@ async def test_a_head_in_pieces_is_answered_once_whole(
     assert wire.answers() == [] and isinstance(wire.protocol, FastConnection)
     wire.protocol.data_received(raw[-4:])
     assert len(wire.answers()) == 1 and isinstance(wire.protocol, FastConnection)
+
+
+async def test_pipelined_requests_split_in_a_head_are_all_answered_here(
+    pair: tuple[MockleServer, MockleServer],
+) -> None:
+    """Whatever the cut inside a head (a body in pieces is aiohttp's: see above)."""
+    fast = pair[0]
+    first, second = request(SEND, b"{}"), request(CONV, b"[]")
+    raw = first + second + request(SEND, b'{"a":1}')
+    end = len(first) + second.index(b"\r\n\r\n")
+    for cut in (1, len(first), len(first) + 1, end, end + 1, end + 2, end + 3):
+        assert fast.front is not None
+        wire = connect(fast.front())
+        wire.protocol.data_received(raw[:cut])
+        wire.protocol.data_received(raw[cut:])
+        assert len(wire.answers()) == 3 and isinstance(wire.protocol, FastConnection), cut
+        assert wire.protocol._buf == b""
 
 
 async def test_a_full_write_buffer_holds_the_next_answer_back(
