@@ -285,7 +285,7 @@ def _plain(answer: bytes) -> bytes:
 def _entry(entry: Any) -> tuple[dict[str, Any], str]:
     doc = entry.as_json()
     doc.pop("ms", None)
-    return doc, re.sub(r"\d+(\.\d+)? ?ms", "-ms", LogLine(entry).text())
+    return doc, re.sub(r"\s*\d+(\.\d+)? ?ms", "-ms", LogLine(entry).text())
 
 
 def _scenario(server: MockleServer) -> list[bytes]:
