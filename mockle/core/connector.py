@@ -119,9 +119,7 @@ def verify_consumer(engine: Engine, account: str, on_behalf: str | None) -> Cons
 def _authenticate(engine: Engine, call: RestCall) -> Consumer:
     verify_app_jwt(engine, call.account, call.authorization)
     consumer = verify_consumer(engine, call.account, call.on_behalf)
-    limiter = engine.rate_limiter
-    if limiter.per_second is not None:  # off by default: no call then
-        limiter.check(call.account, consumer.consumer_id)
+    engine.rate_limiter.check(call.account, consumer.consumer_id)
     return consumer
 
 
