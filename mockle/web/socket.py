@@ -32,6 +32,7 @@ from mockle.core.clock import Clock
 from mockle.core.closecodes import CloseCode
 from mockle.core.sessions import Session
 from mockle.core.ums import Ums
+from mockle.web.framepath import FramePath
 from mockle.web.hooks import SocketHooks
 from mockle.web.hub import Hub
 
@@ -125,6 +126,8 @@ class UmsSocket:
         self._auth = timers.auth
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._expiry_for: int | None = None
+        #: the connection's fast path for text frames, once installed (:meth:`use_path`)
+        self.path: FramePath | None = None
 
     @property
     def account(self) -> str:
@@ -244,22 +247,44 @@ class UmsSocket:
             await _stop(reader)
             await _stop(writer)
 
+    def take_text(self, text: str) -> bool:
+        """A text frame from the fast path (:mod:`mockle.web.framepath`), handled now as
+        :meth:`_read` handles one; ``False`` when it must go through :meth:`_read` instead: a
+        ``ws_request`` fault may apply (it may delay the frame), or a close is under way."""
+        if self._closing or self.hooks.armed:
+            return False
+        self._last = self._loop.time()
+        self.hooks.inbound(text)
+        self._request(text)
+        return True
+
+    def _request(self, text: str) -> None:
+        """A text frame the faults let through: the core's answer, carried out."""
+        self.hub.dispatch(self.ums.frame(self.session, text))
+        if self.session.expires_ms != self._expiry_for:
+            self._arm_expiry()
+
     async def _read(self) -> None:
-        ws, ums, hub, hooks = self.ws, self.ums, self.hub, self.hooks
+        ws, hub, hooks, path = self.ws, self.hub, self.hooks, self.path
         while True:
-            msg = await ws.receive()
+            if path is None:
+                msg = await ws.receive()
+            else:
+                path.parked = True  # nothing waits in aiohttp's queue while this awaits it
+                try:
+                    msg = await ws.receive()
+                finally:
+                    path.parked = False
             kind = msg.type
             if kind is WSMsgType.TEXT:
                 self._last = self._loop.time()
                 hooks.inbound(msg.data)
                 if hooks.armed and await hooks.intercept(self, msg.data):
                     continue
-                hub.dispatch(ums.frame(self.session, msg.data))
-                if self.session.expires_ms != self._expiry_for:
-                    self._arm_expiry()
+                self._request(msg.data)
             elif kind is WSMsgType.BINARY:
                 self._last = self._loop.time()
-                hub.dispatch(ums.binary(self.session))
+                hub.dispatch(self.ums.binary(self.session))
             elif kind is WSMsgType.PING:
                 self._last = self._loop.time()
                 with suppress(ConnectionError, RuntimeError):

@@ -17,6 +17,8 @@ from mockle.core.effects import Effects
 from mockle.core.engine import parse_client_properties
 from mockle.core.sessions import Session, client_properties_from_query, merge_properties
 from mockle.core.tokens import token_from_header
+from mockle.settings import Settings
+from mockle.web import framepath
 from mockle.web.hooks import SocketHooks
 from mockle.web.journal import upgraded
 from mockle.web.responses import error_response
@@ -37,11 +39,16 @@ def _version(request: web.Request, default: str) -> str | web.Response:
     return version
 
 
+def ws_max_size(settings: Settings) -> int:
+    """aiohttp's ``max_msg_size``: it refuses a message of that many bytes, so +1 lets
+    ``--ws-max-frame N`` accept N."""
+    return settings.ws_max_frame + 1
+
+
 def _upgrade(request: web.Request, runtime: Runtime) -> web.WebSocketResponse | web.Response:
-    # aiohttp refuses a message of max_msg_size bytes: +1 so that --ws-max-frame N accepts N
     ws = web.WebSocketResponse(
         autoping=False,
-        max_msg_size=runtime.settings.ws_max_frame + 1,
+        max_msg_size=ws_max_size(runtime.settings),
         timeout=CLOSE_HANDSHAKE_S,
     )
     if not ws.can_prepare(request).ok:
@@ -74,6 +81,8 @@ async def _serve(
     runtime.hub.register(session.id, sock)
     try:
         await ws.prepare(request)
+        if not ws.compress:  # a compressed socket's frames are aiohttp's alone
+            sock.path = framepath.install(request.protocol, sock, ws_max_size(settings))
         upgraded(request, runtime.journal)  # its log line comes before the socket's frames
         runtime.hub.dispatch(fx)
         await sock.run()
