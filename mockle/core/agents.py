@@ -93,6 +93,12 @@ def by_login(engine: Engine, account: str, login_name: str) -> Agent | None:
     return acc.logins.get(login_name) if acc is not None else None
 
 
+def pid_of_login(engine: Engine, account: str, login_name: str) -> str:
+    """The PID a login with ``login_name`` is (or would be, on first sight) the agent of."""
+    found = by_login(engine, account, login_name)
+    return found.pid if found is not None else stable_ids(account, login_name)[1]
+
+
 def lenient(engine: Engine, account: str, login_name: str) -> Agent:
     """The agent of a login name, made on first sight (an AGENT with every skill)."""
     found = by_login(engine, account, login_name)

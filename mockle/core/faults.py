@@ -57,7 +57,7 @@ class FaultMatch(BaseModel):
 
     account: str | None = None
     consumer_id: str | None = None
-    agent_id: str | None = None  # an agent's PID (userPid): its agent socket
+    agent_id: str | None = None  # an agent's PID (userPid): its login, socket and frames
     conversation_id: str | None = None
     type: str | None = None
 

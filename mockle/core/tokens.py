@@ -188,6 +188,11 @@ class TokenService:
         """Whether this process minted ``token`` (or verified it before)."""
         return token in self._issued
 
+    def minted(self, token: str) -> TokenInfo | None:
+        """What this process minted ``token`` as, unverified (expired and revoked ones too):
+        to route a fault to its holder, never to authenticate."""
+        return self._issued.get(token)
+
     def verify(self, token: str) -> TokenInfo:
         """The token's :class:`TokenInfo`, or :class:`TokenInvalid` saying why not."""
         info = self._issued.get(token)

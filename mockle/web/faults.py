@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiohttp import web
 
-from mockle.core import errors
+from mockle.core import agents, errors
 from mockle.core.faults import Fault, FaultPlan
 from mockle.core.requests import conversation_id_of
 from mockle.core.tokens import token_from_header
@@ -55,20 +55,38 @@ def consumer_of_claims(claims: dict[str, Any]) -> str | None:
     return str(value) if value is not None else None
 
 
-async def _details(
-    request: web.Request, target: str
-) -> tuple[str | None, str | None, list[str] | None]:
-    """(consumer id, conversation id, request types) of a request, for fault matching."""
+class _Details(NamedTuple):
+    """What a request's faults may be matched on (read only when a fault is armed)."""
+
+    consumer: str | None = None
+    conversation: str | None = None
+    types: list[str] | None = None
+    agent: str | None = None
+
+
+async def _details(request: web.Request, target: str, account: str | None) -> _Details:
+    """Who sent a request and what about, for fault matching: the consumer (token claims),
+    the agent (the bearer of an agent socket, the username of a login), the conversation and
+    the request types."""
     if target == "ws_connect":
+        bearer = request.match_info.get("bearer")
+        if bearer is not None:  # an agent socket: its bearer says which agent
+            info = request.app[RUNTIME].world.engine.tokens.minted(bearer)
+            return _Details(agent=info.subject if info is not None else None)
         token = request.headers.get("Authorization") or request.match_info.get("jwt")
-        return consumer_of_claims(claims_of(token)), None, None
+        return _Details(consumer_of_claims(claims_of(token)))
     consumer = consumer_of_claims(claims_of(request.headers.get("X-LP-ON-BEHALF")))
-    if target not in ("conversation", "send"):
-        return consumer, None, None
+    if target not in ("conversation", "send", "login"):
+        return _Details(consumer)
     try:
         doc = orjson.loads(await request.read())
     except (orjson.JSONDecodeError, web.HTTPException):
-        return consumer, None, None
+        return _Details(consumer)
+    if target == "login":  # a username login names its agent (an assertion does not)
+        name = doc.get("username") if isinstance(doc, dict) else None
+        if not isinstance(name, str) or not name or account is None:
+            return _Details()
+        return _Details(agent=agents.pid_of_login(request.app[RUNTIME].world.engine, account, name))
     items = doc if isinstance(doc, list) else [doc]
     types = [str(i["type"]) for i in items if isinstance(i, dict) and "type" in i]
     conv = None
@@ -76,7 +94,7 @@ async def _details(
         found = conversation_id_of(item.get("body")) if isinstance(item, dict) else None
         if found is not None:
             conv = found
-    return consumer, conv, types
+    return _Details(consumer, conv, types)
 
 
 def _respond(fault: Fault, target: str) -> web.Response:
@@ -110,9 +128,14 @@ async def apply(
 ) -> web.StreamResponse:
     """The request under the faults armed for its target and account (:func:`armed` said some
     are): the matching fault's delay, then its status, drop or close instead of ``handler``."""
-    consumer, conv, types = await _details(request, target)
+    d = await _details(request, target, account)
     fault = plan.match(
-        target, account=account, consumer_id=consumer, conversation_id=conv, type=types
+        target,
+        account=account,
+        consumer_id=d.consumer,
+        conversation_id=d.conversation,
+        type=d.types,
+        agent_id=d.agent,
     )
     if fault is None:
         return await handler(request)  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from mockle.core import agents
 from mockle.core.schemas import SchemaSet
 from mockle.settings import ConfigError, Settings
 from mockle.web.app import create_app
@@ -164,6 +165,34 @@ async def test_login_faults_and_agent_connection_closes(client: TestClient) -> N
     )
     assert (await closed.json())["closed"] == 1
     assert (await ws.closed())[0] == 4000
+
+
+async def test_faults_match_an_agent_by_its_pid_at_login_and_at_socket_connect(
+    client: TestClient,
+) -> None:
+    alice, bob = await login(client, "alice"), await login(client, "bob")
+    pid = alice["config"]["userPid"]
+    spec = {"close_code": 4401, "reason": "alice only", "times": 0, "match": {"agent_id": pid}}
+    r = await client.post("/_mockle/faults", json={"target": "ws_connect", **spec})
+    assert r.status == 201, await r.text()
+    brand = f"/ws_api/account/{ACC}/messaging/brand/%s?v=2.1"
+    hit: Ws = await connect(client, brand % alice["bearer"])
+    assert await hit.closed() == (4401, "alice only")
+    spared: Ws = await connect(client, brand % bob["bearer"])
+    resp = await spared.req({"kind": "req", "id": "1", "type": ".GetClock", "body": {}})
+    assert resp["code"] == 200
+    await spared.ws.close()
+    # a login's username names its agent, also one never seen before (its PID is stable)
+    dana = agents.stable_ids(ACC, "dana")[1]
+    for who in (pid, dana):
+        f = {"target": "login", "status": 503, "times": 0, "match": {"agent_id": who}}
+        assert (await client.post("/_mockle/faults", json=f)).status == 201
+    for name in ("alice", "dana"):
+        r = await client.post(LOGIN, json={"username": name, "password": "pw"})
+        assert r.status == 503, name
+    assert (await login(client, "bob"))["config"]["userPid"] == bob["config"]["userPid"]
+    await client.delete("/_mockle/faults")
+    assert (await login(client, "dana"))["config"]["userPid"] == dana
 
 
 def test_an_agents_file_is_read_at_start_up(tmp_path: Path) -> None:
